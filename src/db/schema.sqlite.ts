@@ -1,0 +1,72 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+// Times are epoch milliseconds (UTC) in both dialects, so comparisons and cursors are plain numbers.
+
+export const batches = sqliteTable('batches', {
+  tenantId: text('tenant_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  firstEventAt: integer('first_event_at').notNull(),
+  lastEventAt: integer('last_event_at').notNull(),
+  createdAt: integer('created_at').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId] }),
+  index('batches_last_event_idx').on(t.tenantId, t.lastEventAt)
+])
+
+export const mailboxes = sqliteTable('mailboxes', {
+  tenantId: text('tenant_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: text('mailbox').notNull(),
+  firstEventAt: integer('first_event_at').notNull(),
+  lastEventAt: integer('last_event_at').notNull(),
+  lastSyncedAt: integer('last_synced_at'),
+  lastFailedAt: integer('last_failed_at'),
+  eventCount: integer('event_count').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] })
+])
+
+export const events = sqliteTable('events', {
+  // Arrival order; also the snapshot clock that keeps report cursors stable.
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  tenantId: text('tenant_id').notNull(),
+  eventId: text('event_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: text('mailbox').notNull(),
+  occurredAt: integer('occurred_at').notNull(),
+  outcome: text('outcome', { enum: ['failed', 'synced'] }).notNull(),
+  category: text('category'),
+  rule: text('rule'),
+  code: text('code'),
+  message: text('message'),
+  context: text('context').notNull(),
+  contentHash: text('content_hash').notNull(),
+  receivedAt: integer('received_at').notNull()
+}, (t) => [
+  uniqueIndex('events_tenant_event_uq').on(t.tenantId, t.eventId),
+  index('events_mailbox_idx').on(t.tenantId, t.batchId, t.mailbox, t.occurredAt)
+])
+
+export const failures = sqliteTable('failures', {
+  tenantId: text('tenant_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: text('mailbox').notNull(),
+  category: text('category').notNull(),
+  status: text('status', { enum: ['open', 'resolved'] }).notNull(),
+  firstSeenAt: integer('first_seen_at').notNull(),
+  lastSeenAt: integer('last_seen_at').notNull(),
+  occurrences: integer('occurrences').notNull(),
+  reopenCount: integer('reopen_count').notNull(),
+  lastCode: text('last_code'),
+  lastMessage: text('last_message').notNull(),
+  rule: text('rule').notNull(),
+  resolvedAt: integer('resolved_at'),
+  context: text('context').notNull(),
+  // seq of the last event that changed this row (see events.seq).
+  seq: integer('seq').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox, t.category] }),
+  index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, t.lastSeenAt, t.mailbox, t.category),
+  index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt, t.mailbox, t.category),
+  index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
+])

@@ -1,0 +1,34 @@
+import { mkdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import Database from 'better-sqlite3'
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
+import * as schema from './schema.sqlite.js'
+import { migrationsFolder } from './migrations.js'
+
+export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
+
+export interface SqliteHandle {
+  db: SqliteDb
+  client: Database.Database
+}
+
+/** Opens (creating if needed) the SQLite file in WAL mode and applies pending migrations. */
+export function openSqlite (path: string): SqliteHandle {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const client = new Database(path)
+  client.pragma('journal_mode = WAL')
+  // NORMAL keeps WAL commits durable against process crashes; only an OS crash may lose the last ones.
+  client.pragma('synchronous = NORMAL')
+  client.pragma('busy_timeout = 5000')
+  client.pragma('foreign_keys = ON')
+  const db = drizzle({ client, schema })
+  migrate(db, { migrationsFolder: migrationsFolder('sqlite') })
+  return { db, client }
+}
+
+/** Number of migrations the journal of a dialect lists. */
+export function journalLength (dialect: 'sqlite' | 'postgres'): number {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder(dialect), 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
+  return journal.entries.length
+}

@@ -1,0 +1,7 @@
+export * from './types.js'
+export * from './lifecycle.js'
+export * from './events.js'
+export * from './categories.js'
+export * from './guides.js'
+export * from './report.js'
+export * from './csv.js'

@@ -1,0 +1,188 @@
+import type { CategoryId, EventContext } from './types.js'
+
+// The failure lifecycle of one mailbox in one batch, as a fold over its events in occurredAt
+// order. The repositories keep the folded state; when an event arrives out of order they
+// replay the mailbox's history instead, so the result never depends on arrival order.
+
+export type FailureStatus = 'open' | 'resolved'
+export type Outcome = 'failed' | 'synced'
+
+/** One stored event, as the fold needs it. */
+export interface LifecycleEvent {
+  seq: number
+  occurredAt: number
+  outcome: Outcome
+  category: CategoryId | null
+  rule: string | null
+  code: string | null
+  message: string | null
+  context: EventContext
+}
+
+export interface FailureState {
+  category: CategoryId
+  status: FailureStatus
+  firstSeenAt: number
+  lastSeenAt: number
+  occurrences: number
+  reopenCount: number
+  lastCode: string | null
+  lastMessage: string
+  rule: string
+  resolvedAt: number | null
+  /** What the engines said about the migration, latest value of each field. */
+  context: EventContext
+  /** seq of the last event that changed this failure. */
+  seq: number
+}
+
+export interface MailboxState {
+  firstEventAt: number
+  lastEventAt: number
+  lastSyncedAt: number | null
+  lastFailedAt: number | null
+  eventCount: number
+  failures: FailureState[]
+}
+
+/** A lifecycle change: the one domain event that notifications and streams consume. */
+export interface LifecycleChange {
+  kind: 'opened' | 'reopened' | 'resolved'
+  category: CategoryId
+  at: number
+}
+
+/** Events in the order the lifecycle is defined by: occurredAt, then arrival. */
+export function compareEvents (a: LifecycleEvent, b: LifecycleEvent): number {
+  return a.occurredAt - b.occurredAt || a.seq - b.seq
+}
+
+/** True when `event` comes after everything already folded into `state`. */
+export function isInOrder (state: MailboxState | null, event: LifecycleEvent): boolean {
+  return state === null || event.occurredAt >= state.lastEventAt
+}
+
+function mergeContext (previous: EventContext, next: EventContext): EventContext {
+  const merged: EventContext = { ...previous }
+  for (const [key, value] of Object.entries(next) as Array<[keyof EventContext, string | undefined]>) {
+    if (value !== undefined) (merged as Record<string, string>)[key] = value
+  }
+  return merged
+}
+
+function applyFailed (failures: FailureState[], event: LifecycleEvent): FailureState[] {
+  const category = event.category ?? 'unclassified'
+  const existing = failures.find((failure) => failure.category === category)
+  const message = event.message ?? ''
+  if (existing === undefined) {
+    return [...failures, {
+      category,
+      status: 'open',
+      firstSeenAt: event.occurredAt,
+      lastSeenAt: event.occurredAt,
+      occurrences: 1,
+      reopenCount: 0,
+      lastCode: event.code,
+      lastMessage: message,
+      rule: event.rule ?? 'explicit',
+      resolvedAt: null,
+      context: mergeContext({}, event.context),
+      seq: event.seq
+    }]
+  }
+  const reopened = existing.status === 'resolved'
+  const updated: FailureState = {
+    ...existing,
+    status: 'open',
+    lastSeenAt: Math.max(existing.lastSeenAt, event.occurredAt),
+    occurrences: existing.occurrences + 1,
+    reopenCount: existing.reopenCount + (reopened ? 1 : 0),
+    lastCode: event.code,
+    lastMessage: message,
+    rule: event.rule ?? existing.rule,
+    resolvedAt: null,
+    context: mergeContext(existing.context, event.context),
+    seq: event.seq
+  }
+  return failures.map((failure) => failure === existing ? updated : failure)
+}
+
+function applySynced (failures: FailureState[], event: LifecycleEvent): FailureState[] {
+  return failures.map((failure) => failure.status === 'open'
+    ? { ...failure, status: 'resolved', resolvedAt: event.occurredAt, seq: event.seq }
+    : failure)
+}
+
+/** Folds one event into a mailbox's state. The event must not be older than the state. */
+export function applyEvent (state: MailboxState | null, event: LifecycleEvent): MailboxState {
+  const base: MailboxState = state ?? {
+    firstEventAt: event.occurredAt,
+    lastEventAt: event.occurredAt,
+    lastSyncedAt: null,
+    lastFailedAt: null,
+    eventCount: 0,
+    failures: []
+  }
+  const failed = event.outcome === 'failed'
+  return {
+    firstEventAt: Math.min(base.firstEventAt, event.occurredAt),
+    lastEventAt: Math.max(base.lastEventAt, event.occurredAt),
+    lastSyncedAt: failed ? base.lastSyncedAt : event.occurredAt,
+    lastFailedAt: failed ? event.occurredAt : base.lastFailedAt,
+    eventCount: base.eventCount + 1,
+    failures: failed ? applyFailed(base.failures, event) : applySynced(base.failures, event)
+  }
+}
+
+/** The state a mailbox's whole history produces, whatever order the events arrived in. */
+export function replayEvents (events: readonly LifecycleEvent[]): MailboxState | null {
+  return [...events].sort(compareEvents).reduce<MailboxState | null>(applyEvent, null)
+}
+
+/**
+ * Folds newly arrived events into a mailbox: incrementally when they are all newer than what
+ * was folded before, otherwise by replaying the whole history (`loadHistory` gives every
+ * stored event of the mailbox, the new ones included).
+ */
+export async function advanceMailbox (
+  state: MailboxState | null,
+  arrived: readonly LifecycleEvent[],
+  loadHistory: () => Promise<LifecycleEvent[]>
+): Promise<MailboxState> {
+  const ordered = [...arrived].sort(compareEvents)
+  if (ordered.length === 0) throw new Error('advanceMailbox needs at least one event')
+  if (isInOrder(state, ordered[0])) {
+    return ordered.reduce<MailboxState | null>(applyEvent, state) as MailboxState
+  }
+  return replayEvents(await loadHistory()) as MailboxState
+}
+
+function sameFailure (a: FailureState, b: FailureState): boolean {
+  return a.status === b.status && a.lastSeenAt === b.lastSeenAt && a.firstSeenAt === b.firstSeenAt &&
+    a.occurrences === b.occurrences && a.reopenCount === b.reopenCount && a.lastCode === b.lastCode &&
+    a.lastMessage === b.lastMessage && a.rule === b.rule && a.resolvedAt === b.resolvedAt &&
+    JSON.stringify(a.context) === JSON.stringify(b.context)
+}
+
+/** Failures of `after` that differ from `before`, and the lifecycle changes between them. */
+export function diffMailbox (before: MailboxState | null, after: MailboxState): {
+  changed: FailureState[]
+  changes: LifecycleChange[]
+} {
+  const previous = new Map((before?.failures ?? []).map((failure) => [failure.category, failure]))
+  const changed: FailureState[] = []
+  const changes: LifecycleChange[] = []
+  for (const failure of after.failures) {
+    const old = previous.get(failure.category)
+    if (old !== undefined && sameFailure(old, failure)) continue
+    changed.push(failure)
+    if (old === undefined) {
+      changes.push({ kind: 'opened', category: failure.category, at: failure.firstSeenAt })
+    } else if (old.status !== failure.status) {
+      changes.push(failure.status === 'open'
+        ? { kind: 'reopened', category: failure.category, at: failure.lastSeenAt }
+        : { kind: 'resolved', category: failure.category, at: failure.resolvedAt ?? failure.lastSeenAt })
+    }
+  }
+  return { changed, changes }
+}

@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { PROBLEM_TYPES, sendProblem } from '../plugins/problems.js'
+import { problemResponses } from '../schemas/common.js'
+
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/health/live', {
+    schema: {
+      tags: ['health'],
+      summary: 'Liveness: the process serves requests',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/health/ready', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness: the database is reachable and migrated',
+      response: {
+        200: Type.Object({
+          status: Type.Literal('ready'),
+          database: Type.Object({ dialect: Type.String(), reachable: Type.Boolean(), migrated: Type.Boolean() })
+        }),
+        ...problemResponses(503)
+      }
+    }
+  }, async (_request, reply) => {
+    const state = await app.failures.readiness()
+    if (!state.reachable || !state.migrated) {
+      return await sendProblem(reply, {
+        type: PROBLEM_TYPES.notReady,
+        title: 'Not ready',
+        status: 503,
+        detail: state.reachable ? 'the database is not fully migrated' : 'the database is unreachable'
+      }, { 'retry-after': '5' })
+    }
+    return { status: 'ready' as const, database: { dialect: app.failures.dialect, reachable: true, migrated: true } }
+  })
+}
+
+export default health
