@@ -4,11 +4,13 @@ import type { Config } from './config.js'
 import type { FailureRepository } from './repositories/types.js'
 import { openRepository } from './repositories/index.js'
 import problems from './plugins/problems.js'
+import { validatorCompiler } from './plugins/validation.js'
 import openapi from './plugins/openapi.js'
 import eventRoutes from './routes/events.js'
 import batchRoutes from './routes/batches.js'
 import troubleshootingRoutes from './routes/troubleshooting.js'
 import healthRoutes from './routes/health.js'
+import classifyRoutes from './routes/classify.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,11 +36,11 @@ export const DEFAULT_TENANT = 'default'
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
-    ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  app.setValidatorCompiler(validatorCompiler)
   await app.register(problems)
   await app.register(openapi)
 
@@ -52,5 +54,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(eventRoutes)
   await app.register(batchRoutes)
   await app.register(troubleshootingRoutes)
+  await app.register(classifyRoutes)
   return app
 }

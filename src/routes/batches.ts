@@ -28,7 +28,7 @@ function invalidCursor (detail: string): HttpProblem {
 }
 
 function toFilter (query: ErrorReportQuery): FailureFilter {
-  return { status: query.status, categories: query.category ?? [], mailbox: query.mailbox?.toLowerCase() ?? null }
+  return { status: query.status ?? 'open', categories: query.category ?? [], mailbox: query.mailbox?.toLowerCase() ?? null }
 }
 
 function wantsCsv (query: ErrorReportQuery, accept: string | undefined): boolean {
@@ -110,7 +110,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
         filter,
         after: cursor === null ? null : { lastSeenAt: cursor.lastSeenAt, mailbox: cursor.mailbox, category: cursor.category },
         snapshotSeq,
-        limit: query.limit
+        limit: query.limit ?? 50
       })
     ])
     return {

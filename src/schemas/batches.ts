@@ -10,10 +10,10 @@ export const BatchParamsSchema = Type.Object({
 export const REPORT_MAX_LIMIT = 500
 
 export const ErrorReportQuerySchema = Type.Object({
-  status: Type.Enum(['open', 'resolved', 'all'], { default: 'open', description: 'Which failures: open (default), resolved or all.' }),
+  status: Type.Optional(Type.Enum(['open', 'resolved', 'all'], { default: 'open', description: 'Which failures: open (default), resolved or all.' })),
   category: Type.Optional(Type.Array(CategorySchema, { maxItems: 12, description: 'Only these categories; repeat the parameter for several.' })),
   mailbox: Type.Optional(Type.String({ format: 'email', maxLength: 320, description: 'Only this mailbox.' })),
-  limit: Type.Integer({ minimum: 1, maximum: REPORT_MAX_LIMIT, default: 50, description: 'Page size, 1-500.' }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: REPORT_MAX_LIMIT, default: 50, description: 'Page size, 1-500.' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque nextCursor of the previous page.' })),
   format: Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv: every matching failure as CSV, no paging (same as Accept: text/csv).' }))
 }, { additionalProperties: false })

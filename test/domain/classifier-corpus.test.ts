@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { classifyFailure } from '../../src/domain/classifier.js'
+import { CLASSIFIER_RULES, classifyFailure } from '../../src/domain/classifier.js'
 import { isCategoryId } from '../../src/domain/types.js'
 
-// The shared corpus lives beside the repository: real engine output with the expected category.
-const CORPUS = new URL('../../../shared/corpus/signals.jsonl', import.meta.url)
+// Real engine output with the expected category, copied from the product's shared corpus
+// (shared/corpus/signals.jsonl) so a clone tests on its own.
+const CORPUS = new URL('../fixtures/signals.jsonl', import.meta.url)
 
 interface Signal {
   engine: string
@@ -25,4 +26,11 @@ lines.forEach((line, index) => {
     const result = classifyFailure({ code: signal.code, message: signal.message, context: { engine: signal.engine } })
     t.equal(result.category, signal.expect, `decided by rule ${result.rule}`)
   })
+})
+
+t.test('rule samples are phrased apart from the corpus, so the rules are shown to generalise', async (t) => {
+  const corpus = new Set(lines.filter((line) => line.trim() !== '').map((line) => (JSON.parse(line) as Signal).message))
+  for (const rule of CLASSIFIER_RULES) {
+    for (const sample of rule.samples) t.notOk(corpus.has(sample.message), `${rule.id}: ${sample.message}`)
+  }
 })
