@@ -46,6 +46,19 @@ function toFailureRecord (row: FailureRow): FailureRecord {
   }
 }
 
+function toLifecycleEvent (row: typeof events.$inferSelect): LifecycleEvent {
+  return {
+    seq: row.seq,
+    occurredAt: row.occurredAt,
+    outcome: row.outcome,
+    category: row.category as CategoryId | null,
+    rule: row.rule,
+    code: row.code,
+    message: row.message,
+    context: JSON.parse(row.context) as EventContext
+  }
+}
+
 /** Serialises write transactions: one better-sqlite3 connection runs one transaction at a time. */
 class WriteQueue {
   private tail: Promise<unknown> = Promise.resolve()
@@ -137,16 +150,7 @@ class SqliteRecordingTx implements RecordingTx {
     const rows = this.db.select().from(events).where(and(
       eq(events.tenantId, tenantId), eq(events.batchId, key.batchId), eq(events.mailbox, key.mailbox)
     )).all()
-    return rows.map((row) => ({
-      seq: row.seq,
-      occurredAt: row.occurredAt,
-      outcome: row.outcome,
-      category: row.category as CategoryId | null,
-      rule: row.rule,
-      code: row.code,
-      message: row.message,
-      context: JSON.parse(row.context) as EventContext
-    }))
+    return rows.map(toLifecycleEvent)
   }
 
   async saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void> {
@@ -378,18 +382,8 @@ export class SqliteFailureRepository implements FailureRepository {
         : [or(lt(events.occurredAt, after.occurredAt), and(eq(events.occurredAt, after.occurredAt), lt(events.seq, after.seq)))])))
       .orderBy(desc(events.occurredAt), desc(events.seq))
       .limit(limit + 1).all()
-    const items: EventRecord[] = rows.slice(0, limit).map((row) => ({
-      seq: row.seq,
-      id: row.eventId,
-      occurredAt: row.occurredAt,
-      receivedAt: row.receivedAt,
-      outcome: row.outcome,
-      category: row.category as CategoryId | null,
-      rule: row.rule,
-      code: row.code,
-      message: row.message,
-      context: JSON.parse(row.context) as EventContext
-    }))
+    const items: EventRecord[] = rows.slice(0, limit)
+      .map((row) => ({ ...toLifecycleEvent(row), id: row.eventId, receivedAt: row.receivedAt }))
     const last = items[items.length - 1]
     return { items, next: rows.length > limit ? { occurredAt: last.occurredAt, seq: last.seq } : null }
   }

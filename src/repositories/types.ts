@@ -1,6 +1,6 @@
 import type { CategoryId, EventContext } from '../domain/types.js'
 import type {
-  BatchCounts, ClassifiedEvent, FailureState, FailureStatus, LifecycleChange, Outcome, StallDetection
+  BatchCounts, ClassifiedEvent, FailureState, FailureStatus, LifecycleChange, LifecycleEvent, StallDetection
 } from '../domain/index.js'
 
 export type { BatchCounts, ClassifiedEvent, StallDetection }
@@ -100,17 +100,9 @@ export interface MailboxRecord {
 }
 
 /** One stored event of a mailbox, as its history shows it. */
-export interface EventRecord {
-  seq: number
+export interface EventRecord extends LifecycleEvent {
   id: string
-  occurredAt: number
   receivedAt: number
-  outcome: Outcome
-  category: CategoryId | null
-  rule: string | null
-  code: string | null
-  message: string | null
-  context: EventContext
 }
 
 /** Position in a mailbox's history: occurredAt descending, then seq descending. */
