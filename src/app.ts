@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
+import { stallDetection, type StallDetection } from './domain/index.js'
 import type { FailureRepository } from './repositories/types.js'
 import { openRepository } from './repositories/index.js'
 import problems from './plugins/problems.js'
@@ -8,6 +9,7 @@ import { validatorCompiler } from './plugins/validation.js'
 import openapi from './plugins/openapi.js'
 import eventRoutes from './routes/events.js'
 import batchRoutes from './routes/batches.js'
+import mailboxRoutes from './routes/mailboxes.js'
 import troubleshootingRoutes from './routes/troubleshooting.js'
 import healthRoutes from './routes/health.js'
 import classifyRoutes from './routes/classify.js'
@@ -17,6 +19,9 @@ declare module 'fastify' {
     failures: FailureRepository
     /** Milliseconds since the epoch; injectable so tests control time. */
     clock: () => number
+    config: Config
+    /** The stall rule as of now (app.clock) and STALL_AFTER. */
+    stallDetection: () => StallDetection
   }
   interface FastifyRequest {
     tenantId: string
@@ -46,13 +51,17 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   const repository = options.repository ?? await openRepository(config.database)
   app.decorate('failures', repository)
-  app.decorate('clock', options.clock ?? Date.now)
+  const clock = options.clock ?? Date.now
+  app.decorate('clock', clock)
+  app.decorate('config', config)
+  app.decorate('stallDetection', () => stallDetection(clock(), config.stallAfterMs))
   app.addHook('onClose', async () => { await repository.close() })
   app.decorateRequest('tenantId', DEFAULT_TENANT)
 
   await app.register(healthRoutes)
   await app.register(eventRoutes)
   await app.register(batchRoutes)
+  await app.register(mailboxRoutes)
   await app.register(troubleshootingRoutes)
   await app.register(classifyRoutes)
   return app

@@ -23,7 +23,9 @@ export const mailboxes = sqliteTable('mailboxes', {
   lastFailedAt: integer('last_failed_at'),
   eventCount: integer('event_count').notNull()
 }, (t) => [
-  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] })
+  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] }),
+  // The stall sweep reads only the mailboxes whose last sync is old enough.
+  index('mailboxes_last_synced_idx').on(t.tenantId, t.batchId, t.lastSyncedAt, t.firstEventAt)
 ])
 
 export const events = sqliteTable('events', {

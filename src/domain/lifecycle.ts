@@ -1,4 +1,5 @@
 import type { CategoryId, EventContext } from './types.js'
+import { STALL_RULE } from './stall.js'
 
 // The failure lifecycle of one mailbox in one batch, as a fold over its events in occurredAt
 // order. The repositories keep the folded state; when an event arrives out of order they
@@ -154,7 +155,24 @@ export async function advanceMailbox (
   if (isInOrder(state, ordered[0])) {
     return ordered.reduce<MailboxState | null>(applyEvent, state) as MailboxState
   }
-  return replayEvents(await loadHistory()) as MailboxState
+  return keepDetectedFailures(state, replayEvents(await loadHistory()) as MailboxState)
+}
+
+/**
+ * Stalls the service detected have no events, so a replay cannot rebuild them: they carry
+ * over, and a sync newer than every sync known before resolves an open one.
+ */
+export function keepDetectedFailures (before: MailboxState | null, after: MailboxState): MailboxState {
+  if (before === null) return after
+  const rebuilt = new Set(after.failures.map((failure) => failure.category))
+  const lastSyncedAt = after.lastSyncedAt
+  const newSync = lastSyncedAt !== null && (before.lastSyncedAt === null || lastSyncedAt > before.lastSyncedAt)
+  const carried = before.failures
+    .filter((failure) => failure.rule === STALL_RULE && !rebuilt.has(failure.category))
+    .map((failure): FailureState => failure.status === 'open' && newSync
+      ? { ...failure, status: 'resolved', resolvedAt: lastSyncedAt }
+      : failure)
+  return carried.length === 0 ? after : { ...after, failures: [...after.failures, ...carried] }
 }
 
 function sameFailure (a: FailureState, b: FailureState): boolean {

@@ -66,8 +66,10 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError'
 }
 
-export function filterFingerprint (filter: { status: string, categories: readonly string[], mailbox: string | null }): string {
-  const canonical = JSON.stringify([filter.status, [...filter.categories].sort(), filter.mailbox])
+export function filterFingerprint (filter: {
+  status: string, categories: readonly string[], mailbox: string | null, since: number | null, until: number | null
+}): string {
+  const canonical = JSON.stringify([filter.status, [...filter.categories].sort(), filter.mailbox, filter.since, filter.until])
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 16)
 }
 
@@ -89,4 +91,28 @@ export function decodeCursor (cursor: string): CursorState {
     throw new InvalidCursorError('cursor is not one this service issued')
   }
   return { lastSeenAt: lastSeenAt as number, mailbox, category, snapshotSeq: snapshotSeq as number, filter }
+}
+
+/**
+ * Cursors of the other paged lists: a kind tag and a position of strings and integers, checked
+ * against the shape the list expects.
+ */
+export function encodePosition (kind: string, position: ReadonlyArray<string | number>): string {
+  return Buffer.from(JSON.stringify([kind, ...position])).toString('base64url')
+}
+
+export function decodePosition (kind: string, cursor: string, shape: ReadonlyArray<'string' | 'integer'>): Array<string | number> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw new InvalidCursorError('cursor is not one this service issued')
+  }
+  if (!Array.isArray(parsed) || parsed[0] !== kind || parsed.length !== shape.length + 1) {
+    throw new InvalidCursorError('cursor is not one this list issued')
+  }
+  const values = parsed.slice(1) as unknown[]
+  const valid = shape.every((type, index) => type === 'string' ? typeof values[index] === 'string' : Number.isSafeInteger(values[index]))
+  if (!valid) throw new InvalidCursorError('cursor is not one this list issued')
+  return values as Array<string | number>
 }

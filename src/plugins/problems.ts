@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import type { Problem } from '../schemas/common.js'
+import { InvalidCursorError } from '../domain/index.js'
 
 export const PROBLEM_TYPES = {
   validation: 'urn:problem:sync-failure-reports:validation',
@@ -32,6 +33,16 @@ export function validationProblem (errors: ProblemError[]): HttpProblem {
 
 export function notFoundProblem (detail: string): HttpProblem {
   return new HttpProblem({ type: PROBLEM_TYPES.notFound, title: 'Not Found', status: 404, detail })
+}
+
+export function invalidCursorProblem (detail: string): HttpProblem {
+  return new HttpProblem({
+    type: PROBLEM_TYPES.invalidCursor,
+    title: 'Invalid cursor',
+    status: 400,
+    detail,
+    errors: [{ in: 'querystring', pointer: '/cursor', detail }]
+  })
 }
 
 export async function sendProblem (reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}): Promise<FastifyReply> {
@@ -69,6 +80,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, number> = {
 export default fp(async function problems (app) {
   app.setErrorHandler(async (error: FastifyError | HttpProblem, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof HttpProblem) return await sendProblem(reply, error.problem, error.headers)
+    if (error instanceof InvalidCursorError) return await sendProblem(reply, invalidCursorProblem(error.message).problem)
     if (error.validation !== undefined) {
       const part = error.validationContext ?? 'body'
       return await sendProblem(reply, validationProblem(error.validation.map((item) => toProblemError(part, item))).problem)

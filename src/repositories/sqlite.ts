@@ -1,5 +1,8 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm'
-import type { CategoryId, EventContext, LifecycleEvent, MailboxState } from '../domain/index.js'
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import {
+  BLOCKING_CATEGORIES, STALL_CATEGORY,
+  type BatchCounts, type CategoryId, type EventContext, type LifecycleEvent, type MailboxState, type StallDetection
+} from '../domain/index.js'
 import { openSqlite, journalLength, type SqliteDb } from '../db/sqlite.js'
 import { batches, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import {
@@ -8,8 +11,9 @@ import {
 } from './event-recorder.js'
 import { mergePage, type PositionedFailure } from './report-order.js'
 import type {
-  BatchRecord, BatchSummary, ClassifiedEvent, FailurePage, FailurePageRequest, FailureRecord,
-  FailureRepository, FailureFilter, ReadinessState, RecordResult, ReportPosition
+  BatchPage, BatchPosition, BatchRecord, BatchSummary, ClassifiedEvent, EventPage, EventPosition, EventRecord,
+  FailurePage, FailurePageRequest, FailureRecord, FailureRepository, FailureFilter, HeldUpFailure, MailboxRecord,
+  ReadinessState, RecordResult, ReportPosition
 } from './types.js'
 
 // Keeps each statement well under SQLite's bound-parameter limit.
@@ -39,6 +43,19 @@ function toFailureRecord (row: FailureRow): FailureRecord {
     resolvedAt: row.resolvedAt,
     context: JSON.parse(row.context) as EventContext,
     seq: row.seq
+  }
+}
+
+function toLifecycleEvent (row: typeof events.$inferSelect): LifecycleEvent {
+  return {
+    seq: row.seq,
+    occurredAt: row.occurredAt,
+    outcome: row.outcome,
+    category: row.category as CategoryId | null,
+    rule: row.rule,
+    code: row.code,
+    message: row.message,
+    context: JSON.parse(row.context) as EventContext
   }
 }
 
@@ -133,16 +150,7 @@ class SqliteRecordingTx implements RecordingTx {
     const rows = this.db.select().from(events).where(and(
       eq(events.tenantId, tenantId), eq(events.batchId, key.batchId), eq(events.mailbox, key.mailbox)
     )).all()
-    return rows.map((row) => ({
-      seq: row.seq,
-      occurredAt: row.occurredAt,
-      outcome: row.outcome,
-      category: row.category as CategoryId | null,
-      rule: row.rule,
-      code: row.code,
-      message: row.message,
-      context: JSON.parse(row.context) as EventContext
-    }))
+    return rows.map(toLifecycleEvent)
   }
 
   async saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void> {
@@ -212,6 +220,8 @@ function filterConditions (tenantId: string, batchId: string, filter: FailureFil
   if (filter.status !== 'all') conditions.push(eq(failures.status, filter.status))
   if (filter.categories.length > 0) conditions.push(inArray(failures.category, filter.categories))
   if (filter.mailbox !== null) conditions.push(eq(failures.mailbox, filter.mailbox))
+  if (filter.since !== null) conditions.push(gte(failures.lastSeenAt, filter.since))
+  if (filter.until !== null) conditions.push(lt(failures.lastSeenAt, filter.until))
   return conditions
 }
 
@@ -259,18 +269,134 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary> {
-    const open = and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'))
-    const rows = this.db.select({ category: failures.category, count: sql<number>`count(*)` })
-      .from(failures).where(open).groupBy(failures.category).all()
-    const mailboxesFailing = this.db.select({ count: sql<number>`count(distinct ${failures.mailbox})` })
-      .from(failures).where(open).get()?.count ?? 0
-    const byCategory: BatchSummary['byCategory'] = {}
-    let openFailures = 0
-    for (const row of rows) {
-      byCategory[row.category as CategoryId] = row.count
-      openFailures += row.count
+    const counts = (await this.countBatches(tenantId, [batchId])).get(batchId)
+    return {
+      openFailures: counts?.openFailures ?? 0,
+      mailboxesFailing: counts?.mailboxesWithOpenFailures ?? 0,
+      byCategory: counts?.byCategory ?? {}
     }
-    return { openFailures, mailboxesFailing, byCategory }
+  }
+
+  async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
+    if (batchIds.length === 0) return
+    const { cutoff, stallAfterMs, blockingCategories, rule, message } = detection
+    // One statement, so the check (no open blocking failure) and the write are atomic; the
+    // values follow from stored data, so concurrent sweeps write the same row, once.
+    const statement = sql`insert into failures (tenant_id, batch_id, mailbox, category, status, first_seen_at,
+        last_seen_at, occurrences, reopen_count, last_code, last_message, rule, resolved_at, context, seq)
+      select m.tenant_id, m.batch_id, m.mailbox, ${STALL_CATEGORY}, 'open',
+        coalesce(m.last_synced_at, m.first_event_at), coalesce(m.last_synced_at, m.first_event_at) + ${stallAfterMs},
+        1, 0, null, ${message}, ${rule}, null,
+        coalesce((select e.context from events e
+          where e.tenant_id = m.tenant_id and e.batch_id = m.batch_id and e.mailbox = m.mailbox
+          order by e.occurred_at desc, e.seq desc limit 1), '{}'),
+        (select coalesce(max(e.seq), 0) from events e)
+      from mailboxes m
+      where m.tenant_id = ${tenantId} and m.batch_id in ${batchIds}
+        and (m.last_synced_at < ${cutoff} or (m.last_synced_at is null and m.first_event_at < ${cutoff}))
+        and not exists (select 1 from failures f
+          where f.tenant_id = m.tenant_id and f.batch_id = m.batch_id and f.mailbox = m.mailbox
+            and f.status = 'open' and f.category in ${blockingCategories})
+      on conflict (tenant_id, batch_id, mailbox, category) do update set
+        status = 'open', last_seen_at = excluded.last_seen_at, occurrences = failures.occurrences + 1,
+        reopen_count = failures.reopen_count + 1, last_code = null, last_message = excluded.last_message,
+        rule = excluded.rule, resolved_at = null, context = excluded.context, seq = excluded.seq
+      where failures.status = 'resolved'`
+    await this.writes.run(async () => { this.db.run(statement) })
+  }
+
+  async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
+    const rows = this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+      .from(batches)
+      .where(and(eq(batches.tenantId, tenantId), ...(after === null
+        ? []
+        : [or(lt(batches.lastEventAt, after.lastEventAt), and(eq(batches.lastEventAt, after.lastEventAt), gt(batches.batchId, after.batchId)))])))
+      .orderBy(desc(batches.lastEventAt), asc(batches.batchId))
+      .limit(limit + 1).all()
+    const items = rows.slice(0, limit)
+    const last = items[items.length - 1]
+    return { items, next: rows.length > limit ? { lastEventAt: last.lastEventAt, batchId: last.batchId } : null }
+  }
+
+  async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+    const counts = new Map<string, BatchCounts>()
+    for (const part of chunks(batchIds)) {
+      const seen = this.db.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)` })
+        .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
+        .groupBy(mailboxes.batchId).all()
+      for (const row of seen) {
+        counts.set(row.batchId, {
+          mailboxesSeen: row.count, mailboxesWithOpenFailures: 0, mailboxesBlocked: 0, mailboxesStalled: 0, openFailures: 0, byCategory: {}
+        })
+      }
+      const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
+      const mailboxRows = this.db.select({
+        batchId: failures.batchId,
+        withOpen: sql<number>`count(distinct ${failures.mailbox})`,
+        blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`,
+        stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`
+      }).from(failures).where(open).groupBy(failures.batchId).all()
+      for (const row of mailboxRows) {
+        const batch = counts.get(row.batchId)
+        if (batch === undefined) continue
+        batch.mailboxesWithOpenFailures = row.withOpen
+        batch.mailboxesBlocked = row.blocked
+        batch.mailboxesStalled = row.stalled
+      }
+      const categoryRows = this.db.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)` })
+        .from(failures).where(open).groupBy(failures.batchId, failures.category).all()
+      for (const row of categoryRows) {
+        const batch = counts.get(row.batchId)
+        if (batch === undefined) continue
+        batch.byCategory[row.category as CategoryId] = row.count
+        batch.openFailures += row.count
+      }
+    }
+    return counts
+  }
+
+  async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
+    const heldUpSince = sql<number>`case when ${mailboxes.lastSyncedAt} > ${failures.firstSeenAt}
+      then ${mailboxes.lastSyncedAt} else ${failures.firstSeenAt} end`
+    const row = this.db.select({ row: failures, heldUpSince }).from(failures)
+      .innerJoin(mailboxes, and(eq(mailboxes.tenantId, failures.tenantId), eq(mailboxes.batchId, failures.batchId), eq(mailboxes.mailbox, failures.mailbox)))
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
+        inArray(failures.category, [...BLOCKING_CATEGORIES])))
+      .orderBy(asc(heldUpSince), asc(failures.mailbox), asc(failures.category))
+      .limit(1).get()
+    return row === undefined ? null : { failure: toFailureRecord(row.row), heldUpSince: row.heldUpSince }
+  }
+
+  async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
+    const row = this.db.select().from(mailboxes)
+      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox))).get()
+    if (row === undefined) return null
+    const { tenantId: _tenant, ...record } = row
+    return record
+  }
+
+  async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
+    const rows = this.db.select().from(events)
+      .where(and(eq(events.tenantId, tenantId), eq(events.batchId, batchId), eq(events.mailbox, mailbox), ...(after === null
+        ? []
+        : [or(lt(events.occurredAt, after.occurredAt), and(eq(events.occurredAt, after.occurredAt), lt(events.seq, after.seq)))])))
+      .orderBy(desc(events.occurredAt), desc(events.seq))
+      .limit(limit + 1).all()
+    const items: EventRecord[] = rows.slice(0, limit)
+      .map((row) => ({ ...toLifecycleEvent(row), id: row.eventId, receivedAt: row.receivedAt }))
+    const last = items[items.length - 1]
+    return { items, next: rows.length > limit ? { occurredAt: last.occurredAt, seq: last.seq } : null }
+  }
+
+  async listMailboxesWithOpenFailures (
+    tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number
+  ): Promise<string[]> {
+    if (categories.length === 0) return []
+    const rows = this.db.selectDistinct({ mailbox: failures.mailbox }).from(failures)
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
+        inArray(failures.category, categories), ...(after === null ? [] : [gt(failures.mailbox, after)])))
+      .orderBy(asc(failures.mailbox)).limit(limit).all()
+    return rows.map((row) => row.mailbox)
   }
 
   async currentSeq (): Promise<number> {

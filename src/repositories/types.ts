@@ -1,7 +1,9 @@
 import type { CategoryId, EventContext } from '../domain/types.js'
-import type { ClassifiedEvent, FailureState, FailureStatus, LifecycleChange } from '../domain/index.js'
+import type {
+  BatchCounts, ClassifiedEvent, FailureState, FailureStatus, LifecycleChange, LifecycleEvent, StallDetection
+} from '../domain/index.js'
 
-export type { ClassifiedEvent }
+export type { BatchCounts, ClassifiedEvent, StallDetection }
 
 export interface RecordOutcome {
   id: string
@@ -49,6 +51,10 @@ export interface FailureFilter {
   status: StatusFilter
   categories: CategoryId[]
   mailbox: string | null
+  /** lastSeenAt at or after this time (inclusive). */
+  since: number | null
+  /** lastSeenAt before this time (exclusive). */
+  until: number | null
 }
 
 /** Position in the report order: lastSeenAt descending, then mailbox, then category. */
@@ -72,6 +78,51 @@ export interface FailurePage {
   next: ReportPosition | null
 }
 
+/** Position in the batch list: last activity descending, then batchId. */
+export interface BatchPosition {
+  lastEventAt: number
+  batchId: string
+}
+
+export interface BatchPage {
+  items: BatchRecord[]
+  next: BatchPosition | null
+}
+
+export interface MailboxRecord {
+  batchId: string
+  mailbox: string
+  firstEventAt: number
+  lastEventAt: number
+  lastSyncedAt: number | null
+  lastFailedAt: number | null
+  eventCount: number
+}
+
+/** One stored event of a mailbox, as its history shows it. */
+export interface EventRecord extends LifecycleEvent {
+  id: string
+  receivedAt: number
+}
+
+/** Position in a mailbox's history: occurredAt descending, then seq descending. */
+export interface EventPosition {
+  occurredAt: number
+  seq: number
+}
+
+export interface EventPage {
+  items: EventRecord[]
+  next: EventPosition | null
+}
+
+/** The open blocking failure that has held new mail up longest. */
+export interface HeldUpFailure {
+  failure: FailureRecord
+  /** The later of the failure's firstSeenAt and the mailbox's last sync. */
+  heldUpSince: number
+}
+
 export interface ReadinessState {
   reachable: boolean
   migrated: boolean
@@ -91,6 +142,24 @@ export interface FailureRepository {
    * placed where they stood at that snapshot, so a cursor walk meets each failure once.
    */
   listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage>
+  /**
+   * Opens a sync_stalled failure (rule STALL_RULE) on every mailbox of these batches that
+   * `detection` finds stalled and that has no open blocking failure; reopens a resolved one.
+   * Idempotent and safe when several instances sweep at once: it only ever moves a failure
+   * from absent or resolved to open, with values that follow from stored data.
+   */
+  detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void>
+  /** The tenant's batches, most recent activity (lastEventAt) first, then by batchId. */
+  listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage>
+  /** Mailbox and open-failure counts of each listed batch that exists. */
+  countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>>
+  /** The open failure of a blocking category with the earliest heldUpSince, or null. */
+  oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null>
+  findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null>
+  /** One page of a mailbox's events, newest (occurredAt, then seq) first. */
+  listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage>
+  /** Up to `limit` distinct mailboxes after `after` (by name) with an open failure of these categories. */
+  listMailboxesWithOpenFailures (tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number): Promise<string[]>
   readiness (): Promise<ReadinessState>
   close (): Promise<void>
 }

@@ -2,13 +2,18 @@ import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  csvRow, decodeCursor, encodeCursor, filterFingerprint, InvalidCursorError, toReportItem,
-  type CursorState
+  categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
+  mailboxCounts, STALL_CATEGORY, toReportItem,
+  type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
-import type { FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
-import { HttpProblem, notFoundProblem, PROBLEM_TYPES } from '../plugins/problems.js'
+import type { BatchRecord, FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
+import { invalidCursorProblem, notFoundProblem, validationProblem } from '../plugins/problems.js'
+import { isNotModified, notModifiedResponse, sendNotModified } from '../plugins/conditional.js'
 import { problemResponses } from '../schemas/common.js'
-import { BatchParamsSchema, ErrorReportQuerySchema, ErrorReportSchema, type ErrorReportQuery } from '../schemas/batches.js'
+import {
+  BatchDetailSchema, BatchListQuerySchema, BatchListSchema, BatchParamsSchema, ErrorReportQuerySchema,
+  ErrorReportSchema, RetryListQuerySchema, type BatchSummaryBody, type ErrorReportQuery
+} from '../schemas/batches.js'
 
 const CSV_COLUMNS = [
   'mailbox', 'category', 'title', 'status', 'blocking', 'side', 'firstSeenAt', 'lastSeenAt',
@@ -17,18 +22,16 @@ const CSV_COLUMNS = [
 
 const CSV_PAGE = 500
 
-function invalidCursor (detail: string): HttpProblem {
-  return new HttpProblem({
-    type: PROBLEM_TYPES.invalidCursor,
-    title: 'Invalid cursor',
-    status: 400,
-    detail,
-    errors: [{ in: 'querystring', pointer: '/cursor', detail }]
-  })
-}
+const BATCH_CURSOR = 'batches'
 
 function toFilter (query: ErrorReportQuery): FailureFilter {
-  return { status: query.status ?? 'open', categories: query.category ?? [], mailbox: query.mailbox?.toLowerCase() ?? null }
+  const since = query.since === undefined ? null : Date.parse(query.since)
+  const until = query.until === undefined ? null : Date.parse(query.until)
+  const errors = [['since', since], ['until', until]]
+    .filter(([, time]) => time !== null && !Number.isFinite(time))
+    .map(([name]) => ({ in: 'querystring', pointer: `/${String(name)}`, detail: 'is not a representable RFC 3339 time' }))
+  if (errors.length > 0) throw validationProblem(errors)
+  return { status: query.status ?? 'open', categories: query.category ?? [], mailbox: query.mailbox?.toLowerCase() ?? null, since, until }
 }
 
 function wantsCsv (query: ErrorReportQuery, accept: string | undefined): boolean {
@@ -38,8 +41,15 @@ function wantsCsv (query: ErrorReportQuery, accept: string | undefined): boolean
   return types.includes('text/csv') && !types.includes('application/json')
 }
 
+/** Streams CSV lines as an attachment; the response serializer only knows the JSON shapes. */
+async function sendCsv (reply: FastifyReply, filename: string, lines: AsyncGenerator<string>): Promise<FastifyReply> {
+  return await reply.type('text/csv; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${filename}"`)
+    .send(Readable.from(lines))
+}
+
 /** Every matching failure, page by page from one snapshot, as CSV lines. */
-async function * csvLines (repository: FailureRepository, tenantId: string, batchId: string, filter: FailureFilter): AsyncGenerator<string> {
+async function * errorReportLines (repository: FailureRepository, tenantId: string, batchId: string, filter: FailureFilter): AsyncGenerator<string> {
   yield csvRow(CSV_COLUMNS)
   const snapshotSeq = await repository.currentSeq()
   let after: ReportPosition | null = null
@@ -55,14 +65,120 @@ async function * csvLines (repository: FailureRepository, tenantId: string, batc
   } while (after !== null)
 }
 
+/** The import format migration tools take to start a batch: one EmailAddress per row. */
+async function * retryListLines (repository: FailureRepository, tenantId: string, batchId: string, categories: CategoryId[]): AsyncGenerator<string> {
+  yield csvRow(['EmailAddress'])
+  let after: string | null = null
+  for (;;) {
+    const mailboxes = await repository.listMailboxesWithOpenFailures(tenantId, batchId, categories, after, CSV_PAGE)
+    if (mailboxes.length > 0) yield mailboxes.map((mailbox) => csvRow([mailbox])).join('')
+    if (mailboxes.length < CSV_PAGE) return
+    after = mailboxes[mailboxes.length - 1]
+  }
+}
+
+const NO_COUNTS: BatchCounts = {
+  mailboxesSeen: 0, mailboxesWithOpenFailures: 0, mailboxesBlocked: 0, mailboxesStalled: 0, openFailures: 0, byCategory: {}
+}
+
+function batchSummary (batch: BatchRecord, counts: BatchCounts = NO_COUNTS): BatchSummaryBody {
+  return {
+    batchId: batch.batchId,
+    firstEventAt: isoTime(batch.firstEventAt),
+    lastEventAt: isoTime(batch.lastEventAt),
+    ...mailboxCounts(counts),
+    openFailures: counts.openFailures,
+    byCategory: counts.byCategory
+  }
+}
+
 const batches: FastifyPluginAsyncTypebox = async (app) => {
+  async function requireBatch (tenantId: string, batchId: string): Promise<BatchRecord> {
+    const batch = await app.failures.findBatch(tenantId, batchId)
+    if (batch === null) throw notFoundProblem(`batch "${batchId}" has no events`)
+    // Every read of a batch first brings its stalls up to date (see detectStalls).
+    await app.failures.detectStalls(tenantId, [batchId], app.stallDetection())
+    return batch
+  }
+
+  app.get('/batches', {
+    schema: {
+      tags: ['reports'],
+      summary: 'Every batch of the tenant with its mailbox and failure counts',
+      description: 'Most recent activity (lastEventAt) first, then by batchId; page with `cursor`. ' +
+        'A batch whose activity changes during a walk moves to the top and may be met again or not at all. ' +
+        'Sends a strong ETag; `If-None-Match` answers 304 while nothing changed.',
+      querystring: BatchListQuerySchema,
+      response: {
+        200: BatchListSchema,
+        ...notModifiedResponse,
+        ...problemResponses(400)
+      }
+    }
+  }, async (request, reply) => {
+    const { tenantId, query } = request
+    let after = null
+    if (query.cursor !== undefined) {
+      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, query.cursor, ['integer', 'string'])
+      after = { lastEventAt: lastEventAt as number, batchId: batchId as string }
+    }
+    const page = await app.failures.listBatches(tenantId, after, query.limit ?? 50)
+    const ids = page.items.map((batch) => batch.batchId)
+    await app.failures.detectStalls(tenantId, ids, app.stallDetection())
+    const counts = await app.failures.countBatches(tenantId, ids)
+    const body = {
+      items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),
+      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [page.next.lastEventAt, page.next.batchId])
+    }
+    if (isNotModified(request, reply, body)) return await sendNotModified(reply)
+    return body
+  })
+
+  app.get('/batches/:batchId', {
+    schema: {
+      tags: ['reports'],
+      summary: 'Summary of one migration batch',
+      description: 'The batch\'s counts and the open blocking failure that has held new mail up longest. ' +
+        'Sends a strong ETag; `If-None-Match` answers 304 while nothing changed.',
+      params: BatchParamsSchema,
+      response: {
+        200: BatchDetailSchema,
+        ...notModifiedResponse,
+        ...problemResponses(400, 404)
+      }
+    }
+  }, async (request, reply) => {
+    const { tenantId } = request
+    const batch = await requireBatch(tenantId, request.params.batchId)
+    const [counts, oldest] = await Promise.all([
+      app.failures.countBatches(tenantId, [batch.batchId]),
+      app.failures.oldestBlockingFailure(tenantId, batch.batchId)
+    ])
+    const body = {
+      ...batchSummary(batch, counts.get(batch.batchId)),
+      oldestBlockingFailure: oldest === null
+        ? null
+        : {
+            mailbox: oldest.failure.mailbox,
+            category: oldest.failure.category,
+            title: categoryInfo(oldest.failure.category).title,
+            heldUpSince: isoTime(oldest.heldUpSince)
+          }
+    }
+    if (isNotModified(request, reply, body)) return await sendNotModified(reply)
+    return body
+  })
+
   app.get('/batches/:batchId/errors', {
     schema: {
       tags: ['reports'],
       summary: 'Error report of a migration batch',
       description: 'Failures ordered by lastSeenAt descending, then mailbox, each with its troubleshooting guide. ' +
         'Page with `cursor`: a walk over every cursor returns each failure once, also while events arrive. ' +
-        '`summary` counts the whole batch. `Accept: text/csv` or `format=csv` returns every matching failure as CSV.',
+        '`summary` counts the whole batch. Stalls the service detected appear as open `sync_stalled` failures ' +
+        '(rule `service.stall-detection`). `since`/`until` filter on lastSeenAt. ' +
+        '`Accept: text/csv` or `format=csv` returns every matching failure as CSV. ' +
+        'JSON answers carry a strong ETag; `If-None-Match` answers 304 while nothing changed.',
       params: BatchParamsSchema,
       querystring: ErrorReportQuerySchema,
       response: {
@@ -73,34 +189,24 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
             'text/csv': { schema: { type: 'string', description: 'RFC 4180 CSV with a header row.' } }
           }
         },
+        ...notModifiedResponse,
         ...problemResponses(400, 404)
       }
     }
   }, async (request, reply) => {
     const { batchId } = request.params
-    const { query } = request
-    const tenantId = request.tenantId
+    const { query, tenantId } = request
     const filter = toFilter(query)
     const fingerprint = filterFingerprint(filter)
     let cursor: CursorState | null = null
     if (query.cursor !== undefined) {
-      try {
-        cursor = decodeCursor(query.cursor)
-      } catch (error) {
-        if (error instanceof InvalidCursorError) throw invalidCursor(error.message)
-        throw error
-      }
-      if (cursor.filter !== fingerprint) throw invalidCursor('cursor belongs to a walk with other filters; start again without cursor')
+      cursor = decodeCursor(query.cursor)
+      if (cursor.filter !== fingerprint) throw invalidCursorProblem('cursor belongs to a walk with other filters; start again without cursor')
     }
-    const batch = await app.failures.findBatch(tenantId, batchId)
-    if (batch === null) throw notFoundProblem(`batch "${batchId}" has no events`)
+    await requireBatch(tenantId, batchId)
 
     if (wantsCsv(query, request.headers.accept)) {
-      // The CSV streams past the response serializer, which only knows the JSON shape.
-      const raw: FastifyReply = reply
-      return await raw.type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${batchId}-errors.csv"`)
-        .send(Readable.from(csvLines(app.failures, tenantId, batchId, filter)))
+      return await sendCsv(reply, `${batchId}-errors.csv`, errorReportLines(app.failures, tenantId, batchId, filter))
     }
 
     const snapshotSeq = cursor?.snapshotSeq ?? await app.failures.currentSeq()
@@ -113,12 +219,38 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
         limit: query.limit ?? 50
       })
     ])
+    const items = page.items.map(toReportItem)
+    // The snapshot in nextCursor moves with every event anywhere; it is not content.
+    if (isNotModified(request, reply, [batchId, summary, items, page.next])) return await sendNotModified(reply)
     return {
       batchId,
       summary,
-      items: page.items.map(toReportItem),
+      items,
       nextCursor: page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
     }
+  })
+
+  app.get('/batches/:batchId/retry-list', {
+    schema: {
+      tags: ['reports'],
+      summary: 'Mailboxes that need a new migration batch, as CSV',
+      description: 'CSV with the header `EmailAddress` and one row per distinct mailbox with an open failure of the ' +
+        'chosen categories (default `sync_stalled`), sorted by address: the file migration tools import to start a batch.',
+      params: BatchParamsSchema,
+      querystring: RetryListQuerySchema,
+      response: {
+        200: {
+          description: 'The retry list.',
+          content: { 'text/csv': { schema: { type: 'string', description: 'RFC 4180 CSV: EmailAddress, then one address per row.' } } }
+        },
+        ...problemResponses(400, 404)
+      }
+    }
+  }, async (request, reply) => {
+    const { batchId } = request.params
+    await requireBatch(request.tenantId, batchId)
+    const categories = request.query.category ?? [STALL_CATEGORY]
+    return await sendCsv(reply, `${batchId}-retry.csv`, retryListLines(app.failures, request.tenantId, batchId, categories))
   })
 }
 

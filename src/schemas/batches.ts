@@ -15,6 +15,8 @@ export const ErrorReportQuerySchema = Type.Object({
   mailbox: Type.Optional(Type.String({ format: 'email', maxLength: 320, description: 'Only this mailbox.' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: REPORT_MAX_LIMIT, default: 50, description: 'Page size, 1-500.' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque nextCursor of the previous page.' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Only failures with lastSeenAt at or after this RFC 3339 time.' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'Only failures with lastSeenAt before this RFC 3339 time.' })),
   format: Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv: every matching failure as CSV, no paging (same as Accept: text/csv).' }))
 }, { additionalProperties: false })
 
@@ -75,3 +77,64 @@ export const ErrorReportSchema = Type.Object({
     nextCursor: null
   }]
 })
+
+export const BATCH_LIST_MAX_LIMIT = 100
+
+export const BatchListQuerySchema = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: BATCH_LIST_MAX_LIMIT, default: 50, description: 'Page size, 1-100.' })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque nextCursor of the previous page.' }))
+}, { additionalProperties: false })
+
+const batchSummaryProperties = {
+  batchId: Type.String(),
+  firstEventAt: Timestamp,
+  lastEventAt: Type.String({ format: 'date-time', description: 'Time of the batch\'s latest event (its last activity).' }),
+  mailboxesSeen: Type.Integer({ description: 'Mailboxes with at least one event in the batch.' }),
+  mailboxesSynced: Type.Integer({ description: 'Mailboxes with no open blocking failure: new mail reaches them (state syncing).' }),
+  mailboxesFailing: Type.Integer({ description: 'Mailboxes with an open blocking failure other than a stall (state failing).' }),
+  mailboxesStalled: Type.Integer({ description: 'Mailboxes with an open sync_stalled failure (state stalled). The three states add up to mailboxesSeen.' }),
+  openFailures: Type.Integer(),
+  byCategory: Type.Record(Type.String(), Type.Integer(), { description: 'Open failures per category.' })
+}
+
+const exampleSummary = {
+  batchId: 'batch-2026-11',
+  firstEventAt: '2026-11-22T08:00:00.000Z',
+  lastEventAt: '2026-11-23T10:00:00.000Z',
+  mailboxesSeen: 120,
+  mailboxesSynced: 117,
+  mailboxesFailing: 2,
+  mailboxesStalled: 1,
+  openFailures: 3,
+  byCategory: { source_sign_in_failed: 1, cloud_mailbox_full: 1, sync_stalled: 1 }
+}
+
+export const BatchSummarySchema = Type.Object(batchSummaryProperties, { examples: [exampleSummary] })
+
+export type BatchSummaryBody = Static<typeof BatchSummarySchema>
+
+export const BatchListSchema = Type.Object({
+  items: Type.Array(BatchSummarySchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null on the last page.' })
+}, { examples: [{ items: [exampleSummary], nextCursor: null }] })
+
+export const HeldUpFailureSchema = Type.Object({
+  mailbox: Type.String(),
+  category: CategorySchema,
+  title: Type.String(),
+  heldUpSince: Type.String({ format: 'date-time', description: 'Since when new mail has not reached this mailbox: the later of the failure\'s firstSeenAt and the mailbox\'s last sync.' })
+})
+
+export const BatchDetailSchema = Type.Object({
+  ...batchSummaryProperties,
+  oldestBlockingFailure: Type.Union([HeldUpFailureSchema, Type.Null()], { description: 'The open blocking failure that has held new mail up longest; null when none.' })
+}, {
+  examples: [{
+    ...exampleSummary,
+    oldestBlockingFailure: { mailbox: 'carol@contoso.com', category: 'sync_stalled', title: 'The mailbox is no longer being synchronized', heldUpSince: '2026-11-21T09:00:00.000Z' }
+  }]
+})
+
+export const RetryListQuerySchema = Type.Object({
+  category: Type.Optional(Type.Array(CategorySchema, { maxItems: 12, description: 'Mailboxes with an open failure of these categories; default sync_stalled. Repeat for several.' }))
+}, { additionalProperties: false })

@@ -1,0 +1,1 @@
+CREATE INDEX `mailboxes_last_synced_idx` ON `mailboxes` (`tenant_id`,`batch_id`,`last_synced_at`,`first_event_at`);

@@ -1,0 +1,57 @@
+import t from 'tap'
+import {
+  etagMatches, formatDuration, keepDetectedFailures, mailboxCounts, mailboxSyncState, STALL_RULE, strongEtag,
+  type FailureState, type MailboxState
+} from '../../src/domain/index.js'
+
+const stall: FailureState = {
+  category: 'sync_stalled',
+  status: 'open',
+  firstSeenAt: 1000,
+  lastSeenAt: 5000,
+  occurrences: 1,
+  reopenCount: 0,
+  lastCode: null,
+  lastMessage: 'stalled',
+  rule: STALL_RULE,
+  resolvedAt: null,
+  context: {},
+  seq: 3
+}
+
+function mailbox (lastSyncedAt: number | null, failures: FailureState[] = []): MailboxState {
+  return { firstEventAt: 0, lastEventAt: 9000, lastSyncedAt, lastFailedAt: null, eventCount: 2, failures }
+}
+
+t.test('a mailbox state is stalled, failing or syncing from its open failures', async (t) => {
+  t.equal(mailboxSyncState([]), 'syncing')
+  t.equal(mailboxSyncState([{ category: 'items_skipped', status: 'open' }]), 'syncing')
+  t.equal(mailboxSyncState([{ category: 'throttled', status: 'resolved' }]), 'syncing')
+  t.equal(mailboxSyncState([{ category: 'throttled', status: 'open' }]), 'failing')
+  t.equal(mailboxSyncState([{ category: 'throttled', status: 'open' }, { category: 'sync_stalled', status: 'open' }]), 'stalled')
+})
+
+t.test('mailbox counts per state add up to the mailboxes seen', async (t) => {
+  t.same(mailboxCounts({ mailboxesSeen: 10, mailboxesWithOpenFailures: 5, mailboxesBlocked: 4, mailboxesStalled: 1, openFailures: 6, byCategory: {} }),
+    { mailboxesSeen: 10, mailboxesSynced: 6, mailboxesFailing: 3, mailboxesStalled: 1 })
+})
+
+t.test('durations are spelled as STALL_AFTER takes them', async (t) => {
+  t.same([formatDuration(93_600_000), formatDuration(5_400_000), formatDuration(172_800_000), formatDuration(1500)], ['26h', '90m', '2d', '1500ms'])
+})
+
+t.test('a replay keeps a detected stall and resolves it on a newer sync only', async (t) => {
+  t.same(keepDetectedFailures(mailbox(1000, [stall]), mailbox(1000)).failures, [stall])
+  t.same(keepDetectedFailures(mailbox(1000, [stall]), mailbox(2000)).failures, [{ ...stall, status: 'resolved', resolvedAt: 2000 }])
+  t.same(keepDetectedFailures(null, mailbox(2000)).failures, [])
+})
+
+t.test('If-None-Match matches our tag, weakly compared, in a list or as *', async (t) => {
+  const etag = strongEtag({ a: 1 })
+  t.equal(etag, strongEtag({ a: 1 }))
+  t.not(etag, strongEtag({ a: 2 }))
+  t.ok(etagMatches(`"other", W/${etag}`, etag))
+  t.ok(etagMatches('*', etag))
+  t.notOk(etagMatches('"other"', etag))
+  t.notOk(etagMatches(undefined, etag))
+})

@@ -1,0 +1,106 @@
+import t from 'tap'
+import { buildTestApp, failedEvent, postEvent, report, syncedEvent, type TestApp } from './helpers/app.js'
+
+const HOUR = 3_600_000
+// The test clock starts at 2026-11-24T12:00:00Z; STALL_AFTER defaults to 26h.
+const SYNCED_AT = '2026-11-24T10:00:00Z'
+
+async function stalls (ctx: TestApp, query = 'category=sync_stalled&status=all'): Promise<Array<Record<string, unknown>>> {
+  const { body } = await report(ctx, 'batch-1', query)
+  return body.items.map(({ troubleshooting: _guide, title: _title, ...item }) => item)
+}
+
+t.test('a mailbox without a sync for longer than STALL_AFTER has an open sync_stalled failure', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(26 * HOUR + 1)
+  t.same(await stalls(ctx), [{
+    mailbox: 'alice@contoso.com',
+    category: 'sync_stalled',
+    status: 'open',
+    blocking: true,
+    side: 'source',
+    firstSeenAt: '2026-11-24T10:00:00.000Z',
+    lastSeenAt: '2026-11-25T12:00:00.000Z',
+    occurrences: 1,
+    reopenCount: 0,
+    lastCode: null,
+    lastMessage: 'No successful sync for longer than 26h (STALL_AFTER); new mail is no longer reaching the cloud mailbox.',
+    rule: 'service.stall-detection',
+    resolvedAt: null
+  }])
+})
+
+t.test('a mailbox that synced within STALL_AFTER is not stalled', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(24 * HOUR)
+  t.same(await stalls(ctx), [])
+})
+
+t.test('a mailbox that never synced is stalled STALL_AFTER after its first event', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, failedEvent({ occurredAt: SYNCED_AT, failure: { category: 'items_skipped', message: '3 items skipped' } }))
+  ctx.clock.advance(26 * HOUR + 1)
+  t.match(await stalls(ctx), [{ mailbox: 'alice@contoso.com', status: 'open', firstSeenAt: '2026-11-24T10:00:00.000Z' }])
+})
+
+t.test('a mailbox with another open blocking failure is failing, not stalled', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: '2026-11-23T10:00:00Z' }))
+  await postEvent(ctx, failedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(48 * HOUR)
+  t.same(await stalls(ctx), [])
+})
+
+t.test('STALL_AFTER is read from the configuration', async (t) => {
+  const ctx = await buildTestApp(t, { STALL_AFTER: '90m' })
+  await postEvent(ctx, syncedEvent({ occurredAt: '2026-11-24T11:00:00Z' }))
+  t.same(await stalls(ctx), [])
+  ctx.clock.advance(HOUR)
+  t.match(await stalls(ctx), [{ status: 'open', lastSeenAt: '2026-11-24T12:30:00.000Z', lastMessage: /longer than 90m/ }])
+})
+
+t.test('a synced event resolves the stall and a new stall reopens it', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(30 * HOUR)
+  await stalls(ctx)
+  await postEvent(ctx, syncedEvent({ occurredAt: '2026-11-25T17:00:00Z' }))
+  t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: '2026-11-25T17:00:00.000Z', occurrences: 1 }])
+  ctx.clock.advance(30 * HOUR)
+  t.match(await stalls(ctx), [{ status: 'open', resolvedAt: null, occurrences: 2, reopenCount: 1, lastSeenAt: '2026-11-26T19:00:00.000Z' }])
+})
+
+t.test('a late sync that arrives out of order still resolves the stall', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  await postEvent(ctx, failedEvent({ occurredAt: '2026-11-25T20:00:00Z', failure: { category: 'items_skipped', message: 'skipped' } }))
+  ctx.clock.advance(40 * HOUR)
+  t.match(await stalls(ctx), [{ status: 'open' }])
+  // Older than the mailbox's latest event: the store replays the history.
+  await postEvent(ctx, syncedEvent({ occurredAt: '2026-11-25T18:00:00Z' }))
+  t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: '2026-11-25T18:00:00.000Z' }])
+})
+
+t.test('repeated and concurrent reads open the stall once', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(30 * HOUR)
+  await Promise.all(Array.from({ length: 5 }, async () => await stalls(ctx)))
+  await stalls(ctx)
+  t.match(await stalls(ctx), [{ status: 'open', occurrences: 1, reopenCount: 0 }])
+})
+
+t.test('stalls count in the report summary and page like other failures', async (t) => {
+  const ctx = await buildTestApp(t)
+  for (let i = 0; i < 5; i += 1) await postEvent(ctx, syncedEvent({ mailbox: `u${i}@contoso.com`, occurredAt: SYNCED_AT }))
+  await postEvent(ctx, failedEvent({ mailbox: 'bob@contoso.com', occurredAt: SYNCED_AT }))
+  ctx.clock.advance(30 * HOUR)
+  const first = await report(ctx, 'batch-1', 'limit=4')
+  t.same(first.body.summary, { openFailures: 6, mailboxesFailing: 6, byCategory: { sync_stalled: 5, source_sign_in_failed: 1 } })
+  const second = await report(ctx, 'batch-1', `limit=4&cursor=${first.body.nextCursor ?? ''}`)
+  t.equal(second.body.nextCursor, null)
+  const mailboxes = [...first.body.items, ...second.body.items].map((item) => item.mailbox)
+  t.same(mailboxes, ['u0@contoso.com', 'u1@contoso.com', 'u2@contoso.com', 'u3@contoso.com', 'u4@contoso.com', 'bob@contoso.com'])
+})
