@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import type { FailureRepository } from './repositories/types.js'
 import { openRepository } from './repositories/index.js'
-import problems from './plugins/problems.js'
+import problems, { sendFrameworkError } from './plugins/problems.js'
 import openapi from './plugins/openapi.js'
 import eventRoutes from './routes/events.js'
 import batchRoutes from './routes/batches.js'
@@ -36,7 +36,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     logger: options.logger ?? { level: config.logLevel },
     ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    frameworkErrors: sendFrameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(problems)

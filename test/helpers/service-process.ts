@@ -36,7 +36,8 @@ export interface ServiceProcess {
 export async function startService (databasePath: string, timeoutMs = 20_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: PACKAGE_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databasePath, LOG_LEVEL: 'info' },
+    // Without tap's NODE_OPTIONS: the child runs plain dist/ JS, not instrumented for coverage.
+    env: { ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databasePath, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
