@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { CategoryId, EventContext, LifecycleEvent, MailboxState } from '../domain/index.js'
 import { openSqlite, journalLength, type SqliteDb } from '../db/sqlite.js'
 import { batches, events, failures, mailboxes } from '../db/schema.sqlite.js'
@@ -281,7 +281,9 @@ export class SqliteFailureRepository implements FailureRepository {
     const { filter, after, snapshotSeq, limit } = request
     const base = filterConditions(tenantId, batchId, filter)
     const unchanged = this.db.select().from(failures)
-      .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(after)])))
+      // Unary + keeps the planner off failures_seq_idx: walking the report index in order and
+      // stopping at limit is far cheaper than sorting every failure of the batch.
+      .where(and(...base, sql`+${failures.seq} <= ${snapshotSeq}`, ...(after === null ? [] : [afterPosition(after)])))
       .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
       .limit(limit + 1).all().map(toFailureRecord)
     // Rows changed after the snapshot keep the place they had then: the latest failed event
