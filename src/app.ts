@@ -4,7 +4,7 @@ import type { Config } from './config.js'
 import { stallDetection, type StallDetection } from './domain/index.js'
 import type { FailureRepository } from './repositories/types.js'
 import { openRepository } from './repositories/index.js'
-import problems from './plugins/problems.js'
+import problems, { sendFrameworkError } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import openapi from './plugins/openapi.js'
 import eventRoutes from './routes/events.js'
@@ -42,7 +42,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    frameworkErrors: sendFrameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)

@@ -67,6 +67,16 @@ function toProblemError (part: string, error: FastifySchemaValidationError): Pro
   return { in: part, pointer, detail }
 }
 
+/**
+ * For errors Fastify raises before routing (a param over maxParamLength: 414, a malformed
+ * URL: 400), which never reach the error handler and would otherwise answer plain JSON.
+ */
+export function sendFrameworkError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
+  sendProblem(reply, plainProblem(status, status === 500 ? 'An unexpected error occurred; it has been logged.' : error.message))
+    .catch((err: unknown) => { reply.log.error({ err }, 'could not send a problem') })
+}
+
 // Fastify's own client-error codes and the status each one means.
 const FASTIFY_CLIENT_ERRORS: Record<string, number> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 413,

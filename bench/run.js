@@ -1,0 +1,291 @@
+// npm run bench: the built service against a bare Fastify hello-world on this machine.
+// The load generator (autocannon) runs in this process; each server runs in a child process.
+// Sizes: BENCH_EVENTS (1,000,000), BENCH_MAILBOXES (100,000), BENCH_DURATION (seconds, 10),
+// BENCH_CONNECTIONS (10), BENCH_BULK_CONNECTIONS (4), BENCH_SERVICE_NODE_ARGS,
+// BENCH_KEEP_DB=1 keeps the database file for inspection
+// (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const HOST = '127.0.0.1'
+const EVENTS = intFromEnv('BENCH_EVENTS', 1_000_000)
+const MAILBOXES = intFromEnv('BENCH_MAILBOXES', 100_000)
+const DURATION = intFromEnv('BENCH_DURATION', 10)
+const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 10)
+const BULK_CONNECTIONS = intFromEnv('BENCH_BULK_CONNECTIONS', 4)
+const SERVICE_NODE_ARGS = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+const BULK_SIZE = 1000
+const BATCH = 'bench-batch'
+const BASE_TIME = Date.parse('2026-11-01T00:00:00Z')
+const CATEGORIES = ['source_sign_in_failed', 'source_unreachable', 'cloud_mailbox_full', 'throttled', null]
+
+function intFromEnv (name, fallback) {
+  const value = process.env[name]
+  if (value === undefined || value === '') return fallback
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) throw new Error(`${name} must be a positive integer, got "${value}"`)
+  return number
+}
+
+async function freePort () {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, HOST, () => {
+      const { port } = server.address()
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+async function waitForHttp (url, child, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
+    try {
+      const response = await fetch(url)
+      await response.arrayBuffer()
+      if (response.ok) return
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`)
+}
+
+async function startChild (script, env, readyPath, nodeArgs = []) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [...nodeArgs, script], {
+    cwd: ROOT,
+    env: { ...process.env, HOST, PORT: String(port), ...env },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const base = `http://${HOST}:${port}`
+  await waitForHttp(base + readyPath, child)
+  return { child, base }
+}
+
+async function stopChild (child) {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** Peak and current resident set of a process, in MiB, from /proc. */
+function memoryOf (pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
+  return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 }
+}
+
+async function cannon (options) {
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, timeout: 120, ...options })
+  const ok = result['2xx']
+  if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
+    throw new Error(`${options.title}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total}`)
+  }
+  return {
+    requests: ok,
+    seconds: result.duration,
+    reqPerSec: ok / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99
+  }
+}
+
+// Event g of the seed: mailbox g mod MAILBOXES, round g div MAILBOXES. Every mailbox's
+// events arrive in time order; some middle rounds sync (resolving, then reopening the
+// failure), and the last round fails, so every mailbox ends with one open failure.
+function seedEvent (g) {
+  const m = g % MAILBOXES
+  const round = Math.floor(g / MAILBOXES)
+  const lastRound = Math.floor((EVENTS - 1) / MAILBOXES)
+  const event = {
+    id: `seed-${g}`,
+    batchId: BATCH,
+    mailbox: `user${m}@contoso.com`,
+    occurredAt: new Date(BASE_TIME + round * 3_600_000 + m * 10).toISOString()
+  }
+  if (round < lastRound && (m + round) % 7 === 3) return { ...event, outcome: 'synced' }
+  const category = CATEGORIES[m % CATEGORIES.length]
+  return {
+    ...event,
+    outcome: 'failed',
+    failure: category === null
+      ? { code: '161', message: `Host1 failure: Error login on [imap.contoso.com] with user [user${m}] auth [LOGIN]: 2 NO [AUTHENTICATIONFAILED] Authentication failed.` }
+      : { category, code: 'E' + (round % 10), message: `Sync of user${m} failed in round ${round}` },
+    context: { engine: 'imapsync', migrationType: 'imap', server: 'imap.contoso.com', credentialMode: 'admin' }
+  }
+}
+
+async function seedBulk (base) {
+  let next = 0
+  const requests = Math.ceil(EVENTS / BULK_SIZE)
+  const result = await cannon({
+    title: 'bulk',
+    url: base,
+    connections: BULK_CONNECTIONS,
+    amount: requests,
+    requests: [{
+      method: 'POST',
+      path: '/events/bulk',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (request) => {
+        const start = next
+        next = Math.min(EVENTS, next + BULK_SIZE)
+        const events = []
+        for (let g = start; g < next; g++) events.push(seedEvent(g))
+        // autocannon may ask for one more request than `amount` at the very end.
+        if (events.length === 0) events.push(seedEvent(0))
+        return { ...request, body: JSON.stringify({ events }) }
+      }
+    }]
+  })
+  return { ...result, eventsPerSec: next / result.seconds, events: next }
+}
+
+/** Walks the report to about 90% of its length with big pages; returns the cursor there. */
+async function deepCursor (base) {
+  const stop = Math.floor(MAILBOXES * 0.9)
+  let cursor = null
+  let seen = 0
+  while (seen < stop) {
+    const query = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`
+    const response = await fetch(`${base}/batches/${BATCH}/errors?limit=500${query}`)
+    const body = await response.json()
+    if (response.status !== 200) throw new Error(`report page: ${response.status} ${JSON.stringify(body)}`)
+    seen += body.items.length
+    if (body.nextCursor === null) break
+    cursor = body.nextCursor
+  }
+  return { cursor, depth: seen }
+}
+
+function gitCommit () {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+function round (value, digits = 1) {
+  return Math.round(value * 10 ** digits) / 10 ** digits
+}
+
+async function main () {
+  const started = Date.now()
+  const machine = {
+    nproc: cpus().length,
+    cpu: /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model,
+    node: process.version
+  }
+  console.log(`bench: ${EVENTS} events, ${MAILBOXES} mailboxes, ${DURATION} s a run, ${CONNECTIONS} connections; ${machine.nproc} x ${machine.cpu}, node ${machine.node}`)
+
+  // 1. The ceiling.
+  const hello = await startChild(join(ROOT, 'bench', 'hello-world.js'), {}, '/')
+  await cannon({ title: 'warm-up', url: hello.base + '/', duration: 2 })
+  const ceiling = await cannon({ title: 'hello', url: hello.base + '/' })
+  console.log(`hello-world: ${round(ceiling.reqPerSec, 0)} req/s`)
+  await stopChild(hello.child)
+
+  // 2. The service on a fresh SQLite file.
+  const dir = mkdtempSync(join(tmpdir(), 'sfr-bench-'))
+  const service = await startChild(join(ROOT, 'dist', 'src', 'server.js'), {
+    DATABASE_URL: join(dir, 'bench.db'),
+    LOG_LEVEL: 'warn'
+  }, '/health/ready', SERVICE_NODE_ARGS)
+  let peakRss = 0
+  const poll = setInterval(() => { try { peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB) } catch {} }, 250)
+  try {
+    const seedStart = Date.now()
+    const bulk = await seedBulk(service.base)
+    console.log(`bulk (seed): ${bulk.events} events in ${round((Date.now() - seedStart) / 1000)} s, ${round(bulk.eventsPerSec, 0)} events/s`)
+
+    const firstPageUrl = `${service.base}/batches/${BATCH}/errors`
+    await cannon({ title: 'warm-up', url: firstPageUrl, duration: 2 })
+    const firstPage = await cannon({ title: 'first page', url: firstPageUrl })
+    console.log(`report first page: ${round(firstPage.reqPerSec, 0)} req/s, p99 ${firstPage.p99Ms} ms`)
+
+    const deep = await deepCursor(service.base)
+    const deepPage = await cannon({ title: 'deep page', url: `${firstPageUrl}?cursor=${encodeURIComponent(deep.cursor)}` })
+    console.log(`report deep page (after ${deep.depth} failures): ${round(deepPage.reqPerSec, 0)} req/s, p99 ${deepPage.p99Ms} ms`)
+
+    let single = 0
+    const singleRequest = {
+      method: 'POST',
+      path: '/events',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (request) => {
+        single += 1
+        return {
+          ...request,
+          body: JSON.stringify({
+            id: `single-${single}`,
+            batchId: 'bench-single',
+            mailbox: `single${single % MAILBOXES}@contoso.com`,
+            occurredAt: new Date(BASE_TIME + single * 1000).toISOString(),
+            outcome: 'failed',
+            failure: { code: '161', message: 'Host1 failure: Error login on [imap.contoso.com] with user [alice] auth [LOGIN]: 2 NO [AUTHENTICATIONFAILED] Authentication failed.' },
+            context: { engine: 'imapsync', migrationType: 'imap', server: 'imap.contoso.com', credentialMode: 'user' }
+          })
+        }
+      }
+    }
+    await cannon({ title: 'warm-up', url: service.base, duration: 2, requests: [singleRequest] })
+    const ingest = await cannon({ title: 'single', url: service.base, requests: [singleRequest] })
+    console.log(`single ingest: ${round(ingest.reqPerSec, 0)} req/s, p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms`)
+
+    clearInterval(poll)
+    peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB)
+
+    const rows = [
+      { name: 'hello-world GET / (ceiling)', throughput: ceiling.reqPerSec, unit: 'req/s', p50: ceiling.p50Ms, p99: ceiling.p99Ms, target: '' },
+      { name: 'POST /events (single)', throughput: ingest.reqPerSec, unit: 'req/s', p50: ingest.p50Ms, p99: ingest.p99Ms, target: '>= 0.5x ceiling', met: ingest.reqPerSec >= 0.5 * ceiling.reqPerSec },
+      { name: `POST /events/bulk (${BULK_SIZE}/req)`, throughput: bulk.eventsPerSec, unit: 'events/s', p50: bulk.p50Ms, p99: bulk.p99Ms, target: '>= 50,000 events/s', met: bulk.eventsPerSec >= 50_000 },
+      { name: 'GET report, first page', throughput: firstPage.reqPerSec, unit: 'req/s', p50: firstPage.p50Ms, p99: firstPage.p99Ms, target: 'p99 < 20 ms', met: firstPage.p99Ms < 20 },
+      { name: `GET report, deep page (${deep.depth})`, throughput: deepPage.reqPerSec, unit: 'req/s', p50: deepPage.p50Ms, p99: deepPage.p99Ms, target: 'p99 < 20 ms', met: deepPage.p99Ms < 20 }
+    ].map((row) => ({ ...row, ratio: row.throughput / ceiling.reqPerSec }))
+    const rss = { peakMiB: round(peakRss), target: '< 250 MB', met: peakRss < 250 }
+
+    console.log('')
+    console.table(rows.map((row) => ({
+      measure: row.name,
+      throughput: `${round(row.throughput, 0)} ${row.unit}`,
+      'x ceiling': round(row.ratio, 2),
+      'p50 ms': row.p50,
+      'p99 ms': row.p99,
+      target: row.target,
+      met: row.met === undefined ? '' : row.met ? 'yes' : 'NO'
+    })))
+    console.log(`peak RSS of the service: ${rss.peakMiB} MiB (target < 250 MB: ${rss.met ? 'yes' : 'NO'})`)
+
+    const commit = gitCommit()
+    const date = new Date().toISOString().slice(0, 10)
+    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
+    const file = join(ROOT, 'bench', 'results', `${date}-${commit}.json`)
+    writeFileSync(file, JSON.stringify({
+      date: new Date().toISOString(),
+      commit,
+      machine,
+      settings: { events: EVENTS, mailboxes: MAILBOXES, durationSeconds: DURATION, connections: CONNECTIONS, bulkConnections: BULK_CONNECTIONS, bulkSize: BULK_SIZE },
+      results: rows.map(({ name, throughput, unit, ratio, p50, p99, target, met }) => ({ name, throughput: round(throughput), unit, ratio: round(ratio, 3), p50Ms: p50, p99Ms: p99, target, met })),
+      peakRss: rss,
+      totalSeconds: round((Date.now() - started) / 1000)
+    }, null, 2) + '\n')
+    console.log(`written ${file} (${round((Date.now() - started) / 1000)} s in all)`)
+  } finally {
+    clearInterval(poll)
+    await stopChild(service.child)
+    if (process.env.BENCH_KEEP_DB === '1') console.log(`database kept in ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
