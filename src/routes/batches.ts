@@ -57,6 +57,7 @@ async function * csvLines (repository: FailureRepository, tenantId: string, batc
 
 const batches: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/batches/:batchId/errors', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
       summary: 'Error report of a migration batch',
