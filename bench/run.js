@@ -21,6 +21,9 @@ const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 10)
 const BULK_CONNECTIONS = intFromEnv('BENCH_BULK_CONNECTIONS', 4)
 const SERVICE_NODE_ARGS = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
 const BULK_SIZE = 1000
+// The service creates this admin key for itself at start (BOOTSTRAP_ADMIN_KEY).
+const BENCH_KEY = 'sfr_' + 'k'.repeat(43)
+const AUTH = { authorization: `Bearer ${BENCH_KEY}` }
 const BATCH = 'bench-batch'
 const BASE_TIME = Date.parse('2026-11-01T00:00:00Z')
 const CATEGORIES = ['source_sign_in_failed', 'source_unreachable', 'cloud_mailbox_full', 'throttled', null]
@@ -85,7 +88,7 @@ function memoryOf (pid) {
 }
 
 async function cannon (options) {
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, timeout: 120, ...options })
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, timeout: 120, ...options, headers: { ...AUTH, ...(options.headers ?? {}) } })
   const ok = result['2xx']
   if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
     throw new Error(`${options.title}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total}`)
@@ -135,7 +138,7 @@ async function seedBulk (base) {
     requests: [{
       method: 'POST',
       path: '/events/bulk',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...AUTH },
       setupRequest: (request) => {
         const start = next
         next = Math.min(EVENTS, next + BULK_SIZE)
@@ -157,7 +160,7 @@ async function deepCursor (base) {
   let seen = 0
   while (seen < stop) {
     const query = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`
-    const response = await fetch(`${base}/batches/${BATCH}/errors?limit=500${query}`)
+    const response = await fetch(`${base}/batches/${BATCH}/errors?limit=500${query}`, { headers: AUTH })
     const body = await response.json()
     if (response.status !== 200) throw new Error(`report page: ${response.status} ${JSON.stringify(body)}`)
     seen += body.items.length
@@ -199,6 +202,8 @@ async function main () {
   const dir = mkdtempSync(join(tmpdir(), 'sfr-bench-'))
   const service = await startChild(join(ROOT, 'dist', 'src', 'server.js'), {
     DATABASE_URL: join(dir, 'bench.db'),
+    BOOTSTRAP_ADMIN_KEY: BENCH_KEY,
+    RATE_LIMIT_MAX: '1000000000',
     LOG_LEVEL: 'warn'
   }, '/health/ready', SERVICE_NODE_ARGS)
   let peakRss = 0
@@ -221,7 +226,7 @@ async function main () {
     const singleRequest = {
       method: 'POST',
       path: '/events',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...AUTH },
       setupRequest: (request) => {
         single += 1
         return {

@@ -5,9 +5,12 @@ import { fileURLToPath } from 'node:url'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { SqliteFailureRepository } from '../src/repositories/sqlite.js'
+import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
 
 export async function openapiDocument (): Promise<string> {
-  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { repository: SqliteFailureRepository.open(':memory:'), logger: false })
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), {
+    repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:'), logger: false
+  })
   try {
     await app.ready()
     return JSON.stringify(app.swagger(), null, 2) + '\n'

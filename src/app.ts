@@ -2,10 +2,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { stallDetection, type StallDetection } from './domain/index.js'
+import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
-import { openRepository } from './repositories/index.js'
+import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
+import { openApiKeyRepository, openRepository } from './repositories/index.js'
 import problems, { sendFrameworkError } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
+import { authentication, authorization } from './plugins/auth.js'
+import protection from './plugins/protection.js'
 import openapi from './plugins/openapi.js'
 import eventRoutes from './routes/events.js'
 import batchRoutes from './routes/batches.js'
@@ -13,6 +17,7 @@ import mailboxRoutes from './routes/mailboxes.js'
 import troubleshootingRoutes from './routes/troubleshooting.js'
 import healthRoutes from './routes/health.js'
 import classifyRoutes from './routes/classify.js'
+import apiKeyRoutes from './routes/api-keys.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,19 +28,25 @@ declare module 'fastify' {
     /** The stall rule as of now (app.clock) and STALL_AFTER. */
     stallDetection: () => StallDetection
   }
-  interface FastifyRequest {
-    tenantId: string
-  }
 }
 
 export interface AppOptions {
   /** Use this repository instead of opening the one config.database names. */
   repository?: FailureRepository
+  /** Use this API-key store instead of opening the one config.database names. */
+  apiKeys?: ApiKeyRepository
   clock?: () => number
   logger?: FastifyServerOptions['logger']
 }
 
 export const DEFAULT_TENANT = 'default'
+
+/** A new deployment's first key: BOOTSTRAP_ADMIN_KEY, with every scope, when no key exists at all. */
+export async function bootstrapAdminKey (apiKeys: ApiKeyRepository, secret: string | null, now: number): Promise<boolean> {
+  if (secret === null || await apiKeys.count() > 0) return false
+  await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'bootstrap admin', secret }, now)
+  return true
+}
 
 /** Builds the whole service: infrastructure plugins, then the domain, then the routes. */
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -43,21 +54,31 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     logger: options.logger ?? { level: config.logLevel },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    frameworkErrors: sendFrameworkError
+    frameworkErrors: sendFrameworkError,
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
   await app.register(problems)
-  await app.register(openapi)
 
   const repository = options.repository ?? await openRepository(config.database)
+  const apiKeys = options.apiKeys ?? await openApiKeyRepository(config.database)
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)
   app.decorate('config', config)
   app.decorate('stallDetection', () => stallDetection(clock(), config.stallAfterMs))
-  app.addHook('onClose', async () => { await repository.close() })
-  app.decorateRequest('tenantId', DEFAULT_TENANT)
+  app.addHook('onClose', async () => { await Promise.all([repository.close(), apiKeys.close()]) })
+  if (await bootstrapAdminKey(apiKeys, config.bootstrapAdminKey, app.clock())) {
+    app.log.info({ tenantId: DEFAULT_TENANT }, 'created the bootstrap admin key from BOOTSTRAP_ADMIN_KEY')
+  }
+
+  // Order matters: the key is found, then counted by the rate limit, then checked against the route's scope.
+  await app.register(authentication, { apiKeys })
+  await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure })
+  await app.register(authorization)
+  await app.register(openapi)
 
   await app.register(healthRoutes)
   await app.register(eventRoutes)
@@ -65,5 +86,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(mailboxRoutes)
   await app.register(troubleshootingRoutes)
   await app.register(classifyRoutes)
+  await app.register(apiKeyRoutes)
   return app
 }

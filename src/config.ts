@@ -1,5 +1,8 @@
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { API_KEY_PATTERN } from './domain/api-keys.js'
+
+const DURATION = '^[0-9]+(ms|s|m|h|d)?$'
 
 // Environment variables, as strings, exactly as an operator sets them.
 export const EnvSchema = Type.Object({
@@ -11,7 +14,14 @@ export const EnvSchema = Type.Object({
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
   STALL_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(ms|s|m|h|d)?$' }),
-  SHUTDOWN_GRACE: Type.String({ default: '10s', pattern: '^[0-9]+(ms|s|m|h|d)?$' })
+  SHUTDOWN_GRACE: Type.String({ default: '10s', pattern: DURATION }),
+  // Never echoed in errors: it is a secret.
+  BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: API_KEY_PATTERN })),
+  RATE_LIMIT_MAX: Type.String({ default: '600', pattern: '^[0-9]{1,9}$' }),
+  RATE_LIMIT_WINDOW: Type.String({ default: '1m', pattern: DURATION }),
+  REQUEST_TIMEOUT: Type.String({ default: '30s', pattern: DURATION }),
+  MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
+  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -28,6 +38,14 @@ export interface Config {
   /** Milliseconds without a successful sync after which a mailbox counts as stalled. */
   stallAfterMs: number
   shutdownGraceMs: number
+  /** Created as an all-scopes key of tenant `default` when no key exists yet. */
+  bootstrapAdminKey: string | null
+  /** Requests per key (or per client address without a valid key) per window. */
+  rateLimit: { max: number, windowMs: number }
+  /** Longest a request (and an idle connection) may take before the server gives up on it. */
+  requestTimeoutMs: number
+  /** Above these the service answers 503 instead of queueing more work; 0 turns a check off. */
+  underPressure: { maxEventLoopDelayMs: number, maxEventLoopUtilization: number }
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -76,12 +94,25 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port (0-65535)`)
   const stallAfterMs = parseDuration(withDefaults.STALL_AFTER)
   if (stallAfterMs < 60_000) throw new ConfigError('STALL_AFTER: must be at least 1m')
+  const rateLimitMax = Number(withDefaults.RATE_LIMIT_MAX)
+  if (rateLimitMax < 1) throw new ConfigError('RATE_LIMIT_MAX: must be at least 1')
+  const rateLimitWindowMs = parseDuration(withDefaults.RATE_LIMIT_WINDOW)
+  if (rateLimitWindowMs < 1000) throw new ConfigError('RATE_LIMIT_WINDOW: must be at least 1s')
+  const requestTimeoutMs = parseDuration(withDefaults.REQUEST_TIMEOUT)
+  if (requestTimeoutMs < 1000) throw new ConfigError('REQUEST_TIMEOUT: must be at least 1s')
   return {
     host: withDefaults.HOST,
     port,
     database: parseDatabaseUrl(withDefaults.DATABASE_URL),
     logLevel: withDefaults.LOG_LEVEL,
     stallAfterMs,
-    shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE)
+    shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE),
+    bootstrapAdminKey: withDefaults.BOOTSTRAP_ADMIN_KEY ?? null,
+    rateLimit: { max: rateLimitMax, windowMs: rateLimitWindowMs },
+    requestTimeoutMs,
+    underPressure: {
+      maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
+      maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
+    }
   }
 }

@@ -8,8 +8,34 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     database: { dialect: 'sqlite', path: './data/failure-reports.db' },
     logLevel: 'info',
     stallAfterMs: 26 * 3_600_000,
-    shutdownGraceMs: 10_000
+    shutdownGraceMs: 10_000,
+    bootstrapAdminKey: null,
+    rateLimit: { max: 600, windowMs: 60_000 },
+    requestTimeoutMs: 30_000,
+    underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0.98 }
   })
+})
+
+t.test('limits and the bootstrap key are read and validated', async (t) => {
+  const key = 'sfr_' + 'A'.repeat(43)
+  t.match(loadConfig({ BOOTSTRAP_ADMIN_KEY: key, RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW: '10s', REQUEST_TIMEOUT: '5s', MAX_EVENT_LOOP_DELAY: '0', MAX_EVENT_LOOP_UTILIZATION: '0.5' }), {
+    bootstrapAdminKey: key,
+    rateLimit: { max: 5, windowMs: 10_000 },
+    requestTimeoutMs: 5000,
+    underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0.5 }
+  })
+  t.throws(() => loadConfig({ BOOTSTRAP_ADMIN_KEY: 'sfr_short' }), { message: /BOOTSTRAP_ADMIN_KEY/ })
+  t.throws(() => loadConfig({ BOOTSTRAP_ADMIN_KEY: 'password123password123password123' }), { message: /BOOTSTRAP_ADMIN_KEY/ })
+  t.throws(() => loadConfig({ RATE_LIMIT_MAX: '0' }), { message: /RATE_LIMIT_MAX/ })
+  t.throws(() => loadConfig({ RATE_LIMIT_WINDOW: 'hourly' }), { message: /RATE_LIMIT_WINDOW/ })
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT: '10ms' }), { message: /REQUEST_TIMEOUT/ })
+  t.throws(() => loadConfig({ MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { message: /MAX_EVENT_LOOP_UTILIZATION/ })
+})
+
+t.test('a bad bootstrap key is refused without echoing it', async (t) => {
+  const secret = 'sfr_' + 'x'.repeat(10) + '!'.repeat(30)
+  const error = t.throws(() => loadConfig({ BOOTSTRAP_ADMIN_KEY: secret }), { message: /BOOTSTRAP_ADMIN_KEY/ })
+  t.notOk(error instanceof Error && error.message.includes(secret))
 })
 
 t.test('DATABASE_URL chooses the store', async (t) => {

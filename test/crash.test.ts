@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureBuilt, killHard, startService, type ServiceProcess } from './helpers/service-process.js'
+import { AUTHORIZATION, ensureBuilt, killHard, startService, type ServiceProcess } from './helpers/service-process.js'
 
 // A 2xx means "committed": SIGKILL the service mid-stream, restart it on the same file, and
 // every acknowledged event must be there exactly once. One failed event per mailbox, so each
@@ -45,7 +45,7 @@ function newEvent (round: number): SentEvent {
 async function post (baseUrl: string, path: string, body: unknown): Promise<Response> {
   return await fetch(`${baseUrl}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTHORIZATION },
     body: JSON.stringify(body)
   })
 }
@@ -102,7 +102,7 @@ async function readWholeReport (baseUrl: string): Promise<{ items: ReportItem[],
   let summary: ReportPage['summary'] | null = null
   for (let page = 0; page < 1000; page++) {
     const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`
-    const response = await fetch(`${baseUrl}/batches/${BATCH}/errors?status=all&limit=500${query}`)
+    const response = await fetch(`${baseUrl}/batches/${BATCH}/errors?status=all&limit=500${query}`, { headers: AUTHORIZATION })
     if (response.status !== 200) throw new Error(`report answered ${response.status}`)
     const body = await response.json() as ReportPage
     summary ??= body.summary

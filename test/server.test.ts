@@ -8,7 +8,11 @@ import t from 'tap'
 const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'))
 const entry = new URL('../src/server.ts', import.meta.url).pathname
 
-const SERVICE_VARIABLES = ['HOST', 'PORT', 'DATABASE_URL', 'LOG_LEVEL', 'STALL_AFTER', 'SHUTDOWN_GRACE']
+const SERVICE_VARIABLES = [
+  'HOST', 'PORT', 'DATABASE_URL', 'LOG_LEVEL', 'STALL_AFTER', 'SHUTDOWN_GRACE', 'BOOTSTRAP_ADMIN_KEY',
+  'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'REQUEST_TIMEOUT', 'MAX_EVENT_LOOP_DELAY', 'MAX_EVENT_LOOP_UTILIZATION'
+]
+const BOOTSTRAP_KEY = 'sfr_' + 'b'.repeat(43)
 
 function withoutServiceVariables (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !SERVICE_VARIABLES.includes(key)))
@@ -51,12 +55,13 @@ t.test('bad configuration stops the process with a clear message and a non-zero 
 t.test('the service starts on a SQLite file, serves, and shuts down cleanly on SIGTERM', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sfr-server-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const child = start({ PORT: '0', DATABASE_URL: join(dir, 'reports.db'), LOG_LEVEL: 'info' })
+  // The TypeScript loader compiles for seconds at start: the event-loop check would answer 503.
+  const child = start({ PORT: '0', DATABASE_URL: join(dir, 'reports.db'), LOG_LEVEL: 'info', BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, MAX_EVENT_LOOP_UTILIZATION: '0', MAX_EVENT_LOOP_DELAY: '0' })
   const exited = exitOf(child)
   const url = await listeningUrl(child)
   const posted = await fetch(`${url}/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${BOOTSTRAP_KEY}` },
     body: JSON.stringify({ id: 'srv-1', batchId: 'b1', mailbox: 'a@contoso.com', occurredAt: '2026-11-23T10:00:00Z', outcome: 'synced' })
   })
   t.equal(posted.status, 201)

@@ -72,3 +72,21 @@ export const failures = sqliteTable('failures', {
   index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt, t.mailbox, t.category),
   index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
 ])
+
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  name: text('name'),
+  // The key's first characters, in clear: finds the candidate rows and names the key in lists.
+  prefix: text('prefix').notNull(),
+  // SHA-256 (hex) of the whole key; the key itself is never stored.
+  keyHash: text('key_hash').notNull(),
+  // Comma-separated scopes: portable across dialects without array or JSON types.
+  scopes: text('scopes').notNull(),
+  createdAt: integer('created_at').notNull(),
+  revokedAt: integer('revoked_at')
+}, (t) => [
+  uniqueIndex('api_keys_hash_uq').on(t.keyHash),
+  index('api_keys_prefix_idx').on(t.prefix),
+  index('api_keys_tenant_idx').on(t.tenantId, t.createdAt)
+])

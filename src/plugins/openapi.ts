@@ -1,13 +1,32 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { ProblemSchema } from '../schemas/common.js'
+import type { FastifySchema, RouteOptions } from 'fastify'
+import { ProblemSchema, problemResponses } from '../schemas/common.js'
+import { BEARER_SCHEME } from './auth.js'
 
 export const OPENAPI_INFO = {
   title: 'Sync failure reports',
   description: 'Mail-migration sync engines post sync-failure events; dashboards read, per migration batch, ' +
-    'which mailboxes stopped syncing, why, and what to do about it. Errors are RFC 9457 problem details.',
+    'which mailboxes stopped syncing, why, and what to do about it. Errors are RFC 9457 problem details. ' +
+    'Every operation but health and documentation needs an API key (`Authorization: Bearer sfr_...`) ' +
+    'with the scope its description names; a key sees only its own tenant\'s data.',
   version: '0.1.0'
+}
+
+/** Adds each route's security requirement, required scope and auth problems from its declared scope. */
+export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions, 'config'>): FastifySchema {
+  const scope = (route.config as { scope?: string } | undefined)?.scope
+  if (scope === 'public') return { ...schema, security: [] }
+  const requirement = scope === undefined
+    ? 'Declares no scope: no API key may call it.'
+    : `Requires an API key with the scope \`${scope}\`.`
+  return {
+    ...schema,
+    description: schema.description === undefined ? requirement : `${schema.description}\n\n${requirement}`,
+    security: [{ [BEARER_SCHEME]: [] }],
+    response: { ...(schema.response as Record<string, unknown> | undefined), ...problemResponses(401, 403, 429) }
+  }
 }
 
 /** OpenAPI 3.1 generated from the route schemas, at /openapi.json, with Swagger UI at /docs. */
@@ -17,18 +36,34 @@ export default fp(async function openapi (app) {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'sfr_<43 base64url characters>',
+            description: 'An API key of one tenant, with scopes `events:write`, `reports:read` and/or `admin`.'
+          }
+        }
+      },
       tags: [
         { name: 'events', description: 'Sync engines report outcomes' },
         { name: 'reports', description: 'Dashboards read error reports' },
         { name: 'classification', description: 'How raw engine errors become categories' },
         { name: 'troubleshooting', description: 'Guides per failure category' },
+        { name: 'admin', description: 'API keys of the caller\'s tenant' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ]
     },
+    transform: ({ schema, url, route }) => ({ schema: documentAccess(schema, route), url }),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}`
     }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  // Swagger UI's own routes cannot declare a scope, so this context marks them public.
+  await app.register(async function documentation (docs) {
+    docs.addHook('onRoute', (route) => { route.config = { ...route.config, scope: 'public' } })
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  })
+  app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () => app.swagger())
 }, { name: 'openapi' })

@@ -9,7 +9,11 @@ export const PROBLEM_TYPES = {
   eventConflict: 'urn:problem:sync-failure-reports:event-conflict',
   invalidCursor: 'urn:problem:sync-failure-reports:invalid-cursor',
   notFound: 'urn:problem:sync-failure-reports:not-found',
-  notReady: 'urn:problem:sync-failure-reports:not-ready'
+  notReady: 'urn:problem:sync-failure-reports:not-ready',
+  unauthorized: 'urn:problem:sync-failure-reports:unauthorized',
+  forbidden: 'urn:problem:sync-failure-reports:forbidden',
+  rateLimited: 'urn:problem:sync-failure-reports:rate-limited',
+  overloaded: 'urn:problem:sync-failure-reports:overloaded'
 } as const
 
 export type ProblemError = NonNullable<Problem['errors']>[number]

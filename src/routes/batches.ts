@@ -102,6 +102,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get('/batches', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
       summary: 'Every batch of the tenant with its mailbox and failure counts',
@@ -135,6 +136,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/batches/:batchId', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
       summary: 'Summary of one migration batch',
@@ -170,6 +172,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/batches/:batchId/errors', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
       summary: 'Error report of a migration batch',
@@ -231,6 +234,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/batches/:batchId/retry-list', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
       summary: 'Mailboxes that need a new migration batch, as CSV',

@@ -40,6 +40,7 @@ const ClassificationSchema = Type.Object({
 
 const classify: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/classify', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['classification'],
       summary: 'Classify a raw engine error without storing anything',

@@ -28,6 +28,7 @@ function conflictProblem (error: EventConflictError, bulk: boolean): HttpProblem
 
 const events: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/events', {
+    config: { scope: 'events:write' },
     bodyLimit: EVENT_BODY_LIMIT,
     schema: {
       tags: ['events'],
@@ -53,6 +54,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/events/bulk', {
+    config: { scope: 'events:write' },
     bodyLimit: BULK_BODY_LIMIT,
     schema: {
       tags: ['events'],

@@ -5,6 +5,7 @@ import { problemResponses } from '../schemas/common.js'
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health/live', {
+    config: { scope: 'public' },
     schema: {
       tags: ['health'],
       summary: 'Liveness: the process serves requests',
@@ -13,6 +14,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/health/ready', {
+    config: { scope: 'public' },
     schema: {
       tags: ['health'],
       summary: 'Readiness: the database is reachable and migrated',

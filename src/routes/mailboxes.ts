@@ -10,6 +10,7 @@ const EVENT_CURSOR = 'mailbox-events'
 
 const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/batches/:batchId/mailboxes/:mailbox', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
       summary: 'One mailbox of a batch: sync state, failures and event history',

@@ -12,6 +12,7 @@ function categoryGuide (id: CategoryId, context: EventContext): CategoryGuide {
 
 const troubleshooting: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/troubleshooting', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['troubleshooting'],
       summary: 'Every failure category with its troubleshooting guide',
@@ -26,6 +27,7 @@ const troubleshooting: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/troubleshooting/:category', {
+    config: { scope: 'reports:read' },
     schema: {
       tags: ['troubleshooting'],
       summary: 'One category\'s troubleshooting guide, personalised',

@@ -37,11 +37,14 @@ export function problemResponses (...statuses: number[]): Record<number, unknown
 
 const STATUS_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is malformed; `errors` names each bad field.',
+  401: 'No valid API key: send `Authorization: Bearer <key>`.',
+  403: 'The API key lacks the scope this operation requires.',
   404: 'No such resource.',
   406: 'None of the accepted media types can be produced.',
   413: 'The body is larger than this route accepts.',
   415: 'The body is not application/json.',
   422: 'The request conflicts with what is stored.',
+  429: 'Too many requests for this API key; `Retry-After` says when to retry.',
   503: 'Not ready: the database is unreachable or not migrated.'
 }
 

@@ -2,8 +2,11 @@ import type { Test } from 'tap'
 import type { Static } from 'typebox'
 import type { ErrorReportSchema } from '../../src/schemas/batches.js'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, DEFAULT_TENANT } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { API_SCOPES } from '../../src/domain/api-keys.js'
+import { issueApiKey, type ApiKeyRepository } from '../../src/repositories/api-keys.js'
+import { SqliteApiKeyRepository } from '../../src/repositories/api-keys.sqlite.js'
 import { SqliteFailureRepository } from '../../src/repositories/sqlite.js'
 import type { FailureRepository } from '../../src/repositories/types.js'
 
@@ -14,11 +17,18 @@ export class TestClock {
   advance (ms: number): void { this.now += ms }
 }
 
+/** Injection options; `auth: false` sends no API key. */
+export type TestInjectOptions = InjectOptions & { auth?: false }
+
 export interface TestApp {
   app: FastifyInstance
   repository: FailureRepository
+  apiKeys: ApiKeyRepository
+  /** An all-scopes key of tenant `default`, which `inject` sends unless told otherwise. */
+  key: string
   clock: TestClock
-  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
+  /** Sends `key` as the bearer token, unless the options carry their own authorization or say `auth: false`. */
+  inject: (options: TestInjectOptions) => Promise<LightMyRequestResponse>
 }
 
 /** Opens a fresh, migrated, empty store for one test. */
@@ -28,12 +38,20 @@ export async function freshRepository (): Promise<FailureRepository> {
 
 /** The real app on a fresh database, closed when the test ends. */
 export async function buildTestApp (t: Test, env: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env })
+  // Tests send many requests from one key: the rate limit is tested on its own.
+  const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '1000000', ...env })
   const repository = await freshRepository()
+  const apiKeys = SqliteApiKeyRepository.open(':memory:')
   const clock = new TestClock()
-  const app = await buildApp(config, { repository, clock: clock.read, logger: false })
+  const { secret: key } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'test' }, clock.now)
+  const app = await buildApp(config, { repository, apiKeys, clock: clock.read, logger: false })
   t.teardown(async () => { await app.close() })
-  return { app, repository, clock, inject: async (options) => await app.inject(options) }
+  const inject = async ({ auth, ...options }: TestInjectOptions): Promise<LightMyRequestResponse> => {
+    const headers: Record<string, string | string[] | number | undefined> = { ...options.headers }
+    if (auth !== false && headers.authorization === undefined) headers.authorization = `Bearer ${key}`
+    return await app.inject({ ...options, headers })
+  }
+  return { app, repository, apiKeys, key, clock, inject }
 }
 
 let counter = 0

@@ -33,11 +33,24 @@ export interface ServiceProcess {
 }
 
 /** Starts the service on a free port and resolves when it listens (or rejects after timeoutMs). */
+/** The admin key a service started here creates for itself (BOOTSTRAP_ADMIN_KEY). */
+export const SERVICE_KEY = 'sfr_' + 's'.repeat(43)
+export const AUTHORIZATION = { authorization: `Bearer ${SERVICE_KEY}` }
+
 export async function startService (databasePath: string, timeoutMs = 20_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: PACKAGE_ROOT,
     // Without tap's NODE_OPTIONS: the child runs plain dist/ JS, not instrumented for coverage.
-    env: { ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databasePath, LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: databasePath,
+      LOG_LEVEL: 'info',
+      BOOTSTRAP_ADMIN_KEY: SERVICE_KEY,
+      RATE_LIMIT_MAX: '1000000'
+    },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })

@@ -1,0 +1,56 @@
+import {
+  apiKeyPrefix, generateApiKey, generateApiKeyId, hashApiKey, isWellFormedApiKey, verifyApiKey,
+  type ApiScope, type StoredApiKey
+} from '../domain/api-keys.js'
+
+export type { StoredApiKey }
+
+/** Where API keys live: only hashes, found by their clear prefix. One implementation per dialect. */
+export interface ApiKeyRepository {
+  insert (key: StoredApiKey): Promise<void>
+  /** Every key (revoked ones included) whose prefix is this one. */
+  findByPrefix (prefix: string): Promise<StoredApiKey[]>
+  /** A tenant's keys, revoked ones included, oldest first. */
+  listByTenant (tenantId: string): Promise<StoredApiKey[]>
+  /** Marks a key revoked; with a tenant, only that tenant's key. False when no such live key. */
+  revoke (id: string, revokedAt: number, tenantId?: string): Promise<boolean>
+  /** Number of keys ever created, revoked ones included. */
+  count (): Promise<number>
+  close (): Promise<void>
+}
+
+export interface IssuedApiKey {
+  key: StoredApiKey
+  /** The key itself: shown once, never stored. */
+  secret: string
+}
+
+export interface NewApiKey {
+  tenantId: string
+  scopes: ApiScope[]
+  name?: string | null
+  /** Use this secret (the bootstrap key) instead of generating one. */
+  secret?: string
+}
+
+export async function issueApiKey (repository: ApiKeyRepository, request: NewApiKey, now: number): Promise<IssuedApiKey> {
+  const secret = request.secret ?? generateApiKey()
+  const key: StoredApiKey = {
+    id: generateApiKeyId(),
+    tenantId: request.tenantId,
+    name: request.name ?? null,
+    prefix: apiKeyPrefix(secret),
+    hash: hashApiKey(secret),
+    scopes: request.scopes,
+    createdAt: now,
+    revokedAt: null
+  }
+  await repository.insert(key)
+  return { key, secret }
+}
+
+/** The live key a bearer token names, or null (malformed, unknown or revoked). */
+export async function authenticateApiKey (repository: ApiKeyRepository, presented: string): Promise<StoredApiKey | null> {
+  if (!isWellFormedApiKey(presented)) return null
+  return verifyApiKey(presented, await repository.findByPrefix(apiKeyPrefix(presented)))
+}
