@@ -1,46 +1,21 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm'
-import type { CategoryId, EventContext, LifecycleEvent, MailboxState } from '../domain/index.js'
-import { openSqlite, journalLength, type SqliteDb } from '../db/sqlite.js'
+import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm'
+import type { CategoryId, LifecycleEvent, MailboxState } from '../domain/index.js'
+import { openSqlite, type SqliteDb } from '../db/sqlite.js'
+import { journalLength } from '../db/migrations.js'
 import { batches, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
 import { mergePage, type PositionedFailure } from './report-order.js'
+import {
+  afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  mailboxValues, snapshotLastSeen, takeExcluded, toFailureRecord, toLifecycleEvent, toMailboxState
+} from './stored-rows.js'
 import type {
-  BatchRecord, BatchSummary, ClassifiedEvent, FailurePage, FailurePageRequest, FailureRecord,
-  FailureRepository, FailureFilter, ReadinessState, RecordResult, ReportPosition
+  BatchRecord, BatchSummary, ClassifiedEvent, FailurePage, FailurePageRequest,
+  FailureRepository, ReadinessState, RecordResult
 } from './types.js'
-
-// Keeps each statement well under SQLite's bound-parameter limit.
-const CHUNK = 400
-
-function chunks<T> (items: T[], size = CHUNK): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
-
-type FailureRow = typeof failures.$inferSelect
-
-function toFailureRecord (row: FailureRow): FailureRecord {
-  return {
-    batchId: row.batchId,
-    mailbox: row.mailbox,
-    category: row.category as CategoryId,
-    status: row.status,
-    firstSeenAt: row.firstSeenAt,
-    lastSeenAt: row.lastSeenAt,
-    occurrences: row.occurrences,
-    reopenCount: row.reopenCount,
-    lastCode: row.lastCode,
-    lastMessage: row.lastMessage,
-    rule: row.rule,
-    resolvedAt: row.resolvedAt,
-    context: JSON.parse(row.context) as EventContext,
-    seq: row.seq
-  }
-}
 
 /** Serialises write transactions: one better-sqlite3 connection runs one transaction at a time. */
 class WriteQueue {
@@ -57,29 +32,13 @@ class SqliteRecordingTx implements RecordingTx {
 
   async insertEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<Array<number | null>> {
     const seqById = new Map<string, number>()
-    // A repeated id inside one request is stored once; the later copies count as retries.
-    const firstIndex = new Map<string, number>()
-    batch.forEach((event, index) => { if (!firstIndex.has(event.id)) firstIndex.set(event.id, index) })
-    const fresh = batch.filter((event, index) => firstIndex.get(event.id) === index)
+    const { fresh, isFirst } = firstCopies(batch)
     for (const part of chunks(fresh)) {
-      const rows = this.db.insert(events).values(part.map((event) => ({
-        tenantId,
-        eventId: event.id,
-        batchId: event.batchId,
-        mailbox: event.mailbox,
-        occurredAt: event.occurredAt,
-        outcome: event.outcome,
-        category: event.category,
-        rule: event.rule,
-        code: event.failure?.code ?? null,
-        message: event.failure?.message ?? null,
-        context: JSON.stringify(event.context),
-        contentHash: event.contentHash,
-        receivedAt
-      }))).onConflictDoNothing().returning({ eventId: events.eventId, seq: events.seq }).all()
+      const rows = this.db.insert(events).values(part.map((event) => eventValues(tenantId, event, receivedAt)))
+        .onConflictDoNothing().returning({ eventId: events.eventId, seq: events.seq }).all()
       for (const row of rows) seqById.set(row.eventId, row.seq)
     }
-    return batch.map((event, index) => firstIndex.get(event.id) === index ? (seqById.get(event.id) ?? null) : null)
+    return batch.map((event, index) => isFirst(index) ? (seqById.get(event.id) ?? null) : null)
   }
 
   async findEvents (tenantId: string, eventIds: string[]): Promise<Map<string, StoredEventFingerprint>> {
@@ -100,23 +59,12 @@ class SqliteRecordingTx implements RecordingTx {
 
   async loadMailboxes (tenantId: string, keys: MailboxKey[]): Promise<Map<string, MailboxState>> {
     const states = new Map<string, MailboxState>()
-    const byBatch = new Map<string, string[]>()
-    for (const key of keys) byBatch.set(key.batchId, [...(byBatch.get(key.batchId) ?? []), key.mailbox])
-    for (const [batchId, names] of byBatch) {
+    for (const [batchId, names] of mailboxesByBatch(keys)) {
       for (const part of chunks(names)) {
         const boxes = this.db.select().from(mailboxes).where(and(
           eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part)
         )).all()
-        for (const box of boxes) {
-          states.set(mailboxKey(box), {
-            firstEventAt: box.firstEventAt,
-            lastEventAt: box.lastEventAt,
-            lastSyncedAt: box.lastSyncedAt,
-            lastFailedAt: box.lastFailedAt,
-            eventCount: box.eventCount,
-            failures: []
-          })
-        }
+        for (const box of boxes) states.set(mailboxKey(box), toMailboxState(box))
         const rows = this.db.select().from(failures).where(and(
           eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, part)
         )).all()
@@ -130,66 +78,22 @@ class SqliteRecordingTx implements RecordingTx {
   }
 
   async loadHistory (tenantId: string, key: MailboxKey): Promise<LifecycleEvent[]> {
-    const rows = this.db.select().from(events).where(and(
+    return this.db.select().from(events).where(and(
       eq(events.tenantId, tenantId), eq(events.batchId, key.batchId), eq(events.mailbox, key.mailbox)
-    )).all()
-    return rows.map((row) => ({
-      seq: row.seq,
-      occurredAt: row.occurredAt,
-      outcome: row.outcome,
-      category: row.category as CategoryId | null,
-      rule: row.rule,
-      code: row.code,
-      message: row.message,
-      context: JSON.parse(row.context) as EventContext
-    }))
+    )).all().map(toLifecycleEvent)
   }
 
   async saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void> {
     for (const part of chunks(writes)) {
-      this.db.insert(mailboxes).values(part.map(({ batchId, mailbox, state }) => ({
-        tenantId,
-        batchId,
-        mailbox,
-        firstEventAt: state.firstEventAt,
-        lastEventAt: state.lastEventAt,
-        lastSyncedAt: state.lastSyncedAt,
-        lastFailedAt: state.lastFailedAt,
-        eventCount: state.eventCount
-      }))).onConflictDoUpdate({
+      this.db.insert(mailboxes).values(part.map((write) => mailboxValues(tenantId, write))).onConflictDoUpdate({
         target: [mailboxes.tenantId, mailboxes.batchId, mailboxes.mailbox],
-        set: {
-          firstEventAt: sql`excluded.first_event_at`,
-          lastEventAt: sql`excluded.last_event_at`,
-          lastSyncedAt: sql`excluded.last_synced_at`,
-          lastFailedAt: sql`excluded.last_failed_at`,
-          eventCount: sql`excluded.event_count`
-        }
+        set: takeExcluded(mailboxes, ['tenantId', 'batchId', 'mailbox'])
       }).run()
     }
-    const rows = writes.flatMap(({ batchId, mailbox, changed }) => changed.map((failure) => ({
-      tenantId,
-      batchId,
-      mailbox,
-      ...failure,
-      context: JSON.stringify(failure.context)
-    })))
-    for (const part of chunks(rows, 200)) {
+    for (const part of chunks(failureValues(tenantId, writes), 200)) {
       this.db.insert(failures).values(part).onConflictDoUpdate({
         target: [failures.tenantId, failures.batchId, failures.mailbox, failures.category],
-        set: {
-          status: sql`excluded.status`,
-          firstSeenAt: sql`excluded.first_seen_at`,
-          lastSeenAt: sql`excluded.last_seen_at`,
-          occurrences: sql`excluded.occurrences`,
-          reopenCount: sql`excluded.reopen_count`,
-          lastCode: sql`excluded.last_code`,
-          lastMessage: sql`excluded.last_message`,
-          rule: sql`excluded.rule`,
-          resolvedAt: sql`excluded.resolved_at`,
-          context: sql`excluded.context`,
-          seq: sql`excluded.seq`
-        }
+        set: takeExcluded(failures, ['tenantId', 'batchId', 'mailbox', 'category'])
       }).run()
     }
   }
@@ -205,24 +109,6 @@ class SqliteRecordingTx implements RecordingTx {
       }).run()
     }
   }
-}
-
-function filterConditions (tenantId: string, batchId: string, filter: FailureFilter): SQL[] {
-  const conditions: SQL[] = [eq(failures.tenantId, tenantId), eq(failures.batchId, batchId)]
-  if (filter.status !== 'all') conditions.push(eq(failures.status, filter.status))
-  if (filter.categories.length > 0) conditions.push(inArray(failures.category, filter.categories))
-  if (filter.mailbox !== null) conditions.push(eq(failures.mailbox, filter.mailbox))
-  return conditions
-}
-
-function afterPosition (after: ReportPosition): SQL {
-  return or(
-    lt(failures.lastSeenAt, after.lastSeenAt),
-    and(eq(failures.lastSeenAt, after.lastSeenAt), or(
-      gt(failures.mailbox, after.mailbox),
-      and(eq(failures.mailbox, after.mailbox), gt(failures.category, after.category))
-    ))
-  ) as SQL
 }
 
 export class SqliteFailureRepository implements FailureRepository {
@@ -279,19 +165,15 @@ export class SqliteFailureRepository implements FailureRepository {
 
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
-    const base = filterConditions(tenantId, batchId, filter)
+    const base = filterConditions(failures, tenantId, batchId, filter)
     const unchanged = this.db.select().from(failures)
-      .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(after)])))
+      .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(failures, after)])))
       .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
       .limit(limit + 1).all().map(toFailureRecord)
-    // Rows changed after the snapshot keep the place they had then: the latest failed event
-    // of theirs that the snapshot already held.
-    // Qualified by hand: drizzle leaves columns unqualified here, which would bind them to e.
-    const snapshotLastSeen = sql<number | null>`(select max(e.occurred_at) from events e
-      where e.tenant_id = failures.tenant_id and e.batch_id = failures.batch_id and e.mailbox = failures.mailbox
-        and e.category = failures.category and e.outcome = 'failed' and e.seq <= ${snapshotSeq})`
+    // Rows changed after the snapshot keep the place they had then.
+    const lastSeenThen = snapshotLastSeen(snapshotSeq)
     const moved: PositionedFailure[] = []
-    for (const row of this.db.select({ row: failures, snapshotLastSeen }).from(failures)
+    for (const row of this.db.select({ row: failures, snapshotLastSeen: lastSeenThen }).from(failures)
       .where(and(...base, gt(failures.seq, snapshotSeq))).all()) {
       if (row.snapshotLastSeen === null) continue
       const failure = toFailureRecord(row.row)
