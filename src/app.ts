@@ -42,7 +42,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(problems)
   await app.register(openapi)
 
-  const repository = options.repository ?? await openRepository(config.database)
+  const repository = options.repository ?? await openRepository(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
   app.decorate('clock', options.clock ?? Date.now)
   app.addHook('onClose', async () => { await repository.close() })

@@ -10,7 +10,7 @@ import {
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  mailboxValues, snapshotLastSeen, takeExcluded, toFailureRecord, toLifecycleEvent, toMailboxState
+  mailboxValues, readinessFrom, snapshotLastSeen, takeExcluded, toFailureRecord, toLifecycleEvent, toMailboxState, toSummary
 } from './stored-rows.js'
 import type {
   BatchRecord, BatchSummary, ClassifiedEvent, FailurePage, FailurePageRequest,
@@ -150,13 +150,7 @@ export class SqliteFailureRepository implements FailureRepository {
       .from(failures).where(open).groupBy(failures.category).all()
     const mailboxesFailing = this.db.select({ count: sql<number>`count(distinct ${failures.mailbox})` })
       .from(failures).where(open).get()?.count ?? 0
-    const byCategory: BatchSummary['byCategory'] = {}
-    let openFailures = 0
-    for (const row of rows) {
-      byCategory[row.category as CategoryId] = row.count
-      openFailures += row.count
-    }
-    return { openFailures, mailboxesFailing, byCategory }
+    return toSummary(rows, mailboxesFailing)
   }
 
   async currentSeq (): Promise<number> {
@@ -185,10 +179,7 @@ export class SqliteFailureRepository implements FailureRepository {
   async readiness (): Promise<ReadinessState> {
     try {
       const applied = this.db.$client.prepare('select count(*) as n from __drizzle_migrations').get() as { n: number }
-      const expected = journalLength('sqlite')
-      return applied.n >= expected
-        ? { reachable: true, migrated: true }
-        : { reachable: true, migrated: false, detail: `${applied.n} of ${expected} migrations applied` }
+      return readinessFrom(applied.n, journalLength('sqlite'))
     } catch (error) {
       return { reachable: false, migrated: false, detail: (error as Error).message }
     }

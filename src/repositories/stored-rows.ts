@@ -1,7 +1,7 @@
 import { and, eq, getTableColumns, gt, inArray, lt, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
 import type { CategoryId, EventContext, LifecycleEvent, MailboxState } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
-import type { ClassifiedEvent, FailureFilter, FailureRecord, ReportPosition } from './types.js'
+import type { BatchSummary, ClassifiedEvent, FailureFilter, FailureRecord, ReadinessState, ReportPosition } from './types.js'
 
 // What both dialects store and read the same way: row shapes, the values written, the report
 // filters and order. The dialect modules keep only what truly differs (driver calls, locking).
@@ -200,4 +200,22 @@ export function snapshotLastSeen (snapshotSeq: number): SQL<number | null> {
   return sql<number | null>`(select max(e.occurred_at) from events e
     where e.tenant_id = failures.tenant_id and e.batch_id = failures.batch_id and e.mailbox = failures.mailbox
       and e.category = failures.category and e.outcome = 'failed' and e.seq <= ${snapshotSeq})`.mapWith(Number)
+}
+
+/** A batch summary from the open-failure count per category. */
+export function toSummary (rows: Array<{ category: string, count: number }>, mailboxesFailing: number): BatchSummary {
+  const byCategory: BatchSummary['byCategory'] = {}
+  let openFailures = 0
+  for (const row of rows) {
+    byCategory[row.category as CategoryId] = row.count
+    openFailures += row.count
+  }
+  return { openFailures, mailboxesFailing, byCategory }
+}
+
+/** Readiness from the number of migrations the store has applied. */
+export function readinessFrom (applied: number, expected: number): ReadinessState {
+  return applied >= expected
+    ? { reachable: true, migrated: true }
+    : { reachable: true, migrated: false, detail: `${applied} of ${expected} migrations applied` }
 }
