@@ -14,13 +14,15 @@ export interface PostgresOptions {
    * normally `public`. Tests give each test its own.
    */
   schema?: string
-  /** Schema of drizzle's migration journal; defaults to drizzle's own `drizzle`. */
+  /**
+   * Schema of drizzle's migration journal. Default: the schema the tables go to (the first
+   * on the search_path), so deployments in different schemas of one database never share
+   * a journal.
+   */
   migrationsSchema?: string
   /** How long a request waits for a connection before failing (the store counts as down). */
   connectionTimeoutMs?: number
 }
-
-export const DEFAULT_MIGRATIONS_SCHEMA = 'drizzle'
 
 // The first key of every advisory lock this service takes on a whole-database resource; the
 // two-key lock space is separate from the one-key space the mailbox locks use.
@@ -49,14 +51,20 @@ export function createPool (url: string, options: PostgresOptions): pg.Pool {
   return pool
 }
 
+async function currentSchema (client: pg.PoolClient): Promise<string> {
+  const { rows: [row] } = await client.query<{ schema: string | null }>('select current_schema() as schema')
+  if (row?.schema == null) throw new Error('no schema on the search_path exists; create it or fix the search_path')
+  return row.schema
+}
+
 /**
- * Applies pending migrations. Instances starting together take turns on a session advisory
+ * Applies pending migrations; returns the schema of the migration journal. Instances starting together take turns on a session advisory
  * lock held on one dedicated connection, so each migration runs exactly once.
  */
-export async function migratePostgres (pool: pg.Pool, options: PostgresOptions): Promise<void> {
-  const migrationsSchema = options.migrationsSchema ?? DEFAULT_MIGRATIONS_SCHEMA
+export async function migratePostgres (pool: pg.Pool, options: PostgresOptions): Promise<string> {
   const client = await pool.connect()
   try {
+    const migrationsSchema = options.migrationsSchema ?? await currentSchema(client)
     await client.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_NAMESPACE, `migrate:${migrationsSchema}`])
     try {
       await migrate(drizzle({ client, schema }), { migrationsFolder: migrationsFolder('postgres'), migrationsSchema })
@@ -64,6 +72,7 @@ export async function migratePostgres (pool: pg.Pool, options: PostgresOptions):
       await client.query('select pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, `migrate:${migrationsSchema}`])
     }
     client.release()
+    return migrationsSchema
   } catch (error) {
     // The connection may be broken or still hold the lock: discard it rather than reuse it.
     client.release(error as Error)
@@ -72,13 +81,13 @@ export async function migratePostgres (pool: pg.Pool, options: PostgresOptions):
 }
 
 /** Connects a pool to PostgreSQL and applies pending migrations. */
-export async function openPostgres (url: string, options: PostgresOptions): Promise<PostgresDb> {
+export async function openPostgres (url: string, options: PostgresOptions): Promise<{ db: PostgresDb, migrationsSchema: string }> {
   const pool = createPool(url, options)
   try {
-    await migratePostgres(pool, options)
+    const migrationsSchema = await migratePostgres(pool, options)
+    return { db: drizzle({ client: pool, schema }), migrationsSchema }
   } catch (error) {
     await pool.end()
     throw error
   }
-  return drizzle({ client: pool, schema })
 }

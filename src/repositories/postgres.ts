@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm'
 import type { LifecycleEvent, MailboxState } from '../domain/index.js'
-import { LOCK_NAMESPACE, LOCKS, DEFAULT_MIGRATIONS_SCHEMA, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
+import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
 import { batches, events, failures, mailboxes } from '../db/schema.postgres.js'
 import {
@@ -174,8 +174,8 @@ export class PostgresFailureRepository implements FailureRepository {
 
   /** Connects, applies pending migrations (one instance at a time) and returns the repository. */
   static async open (options: PostgresRepositoryOptions): Promise<PostgresFailureRepository> {
-    const db = await openPostgres(options.url, options)
-    return new PostgresFailureRepository(db, options.migrationsSchema ?? DEFAULT_MIGRATIONS_SCHEMA)
+    const { db, migrationsSchema } = await openPostgres(options.url, options)
+    return new PostgresFailureRepository(db, migrationsSchema)
   }
 
   async recordEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<RecordResult> {

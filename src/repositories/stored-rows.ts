@@ -1,5 +1,5 @@
 import { and, eq, getTableColumns, gt, inArray, lt, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
-import type { CategoryId, EventContext, LifecycleEvent, MailboxState } from '../domain/index.js'
+import type { CategoryId, EventContext, FailureState, LifecycleEvent, MailboxState } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
 import type { BatchSummary, ClassifiedEvent, FailureFilter, FailureRecord, ReadinessState, ReportPosition } from './types.js'
 
@@ -15,21 +15,12 @@ export function chunks<T> (items: T[], size = CHUNK): T[][] {
   return out
 }
 
-export interface StoredFailureRow {
+/** A failures row as both dialects read it: the state, with category and context as text. */
+export type StoredFailureRow = Omit<FailureState, 'category' | 'context'> & {
   batchId: string
   mailbox: string
   category: string
-  status: 'open' | 'resolved'
-  firstSeenAt: number
-  lastSeenAt: number
-  occurrences: number
-  reopenCount: number
-  lastCode: string | null
-  lastMessage: string
-  rule: string
-  resolvedAt: number | null
   context: string
-  seq: number
 }
 
 export function toFailureRecord (row: StoredFailureRow): FailureRecord {

@@ -51,7 +51,7 @@ export async function createTestSchema (url: string): Promise<TestSchema> {
 
 /**
  * Opens a fresh, migrated, empty store for one test: an in-memory SQLite database, or, when
- * TEST_DATABASE_URL is set, a PostgreSQL schema of its own (tables and migration journal),
+ * TEST_DATABASE_URL is set, a PostgreSQL schema of its own (tables and migration journal both),
  * dropped when the repository is closed.
  */
 export async function freshRepository (): Promise<FailureRepository> {
@@ -59,7 +59,7 @@ export async function freshRepository (): Promise<FailureRepository> {
   const url = TEST_DATABASE_URL
   const schema = await createTestSchema(url)
   const { PostgresFailureRepository } = await import('../../src/repositories/postgres.js')
-  const repository = await PostgresFailureRepository.open({ url, poolSize: 4, schema: schema.name, migrationsSchema: schema.name })
+  const repository = await PostgresFailureRepository.open({ url, poolSize: 4, schema: schema.name })
   const close = repository.close.bind(repository)
   return Object.assign(repository, {
     close: async () => {
