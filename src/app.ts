@@ -50,7 +50,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(problems)
   await app.register(openapi)
 
-  const repository = options.repository ?? await openRepository(config.database)
+  const repository = options.repository ?? await openRepository(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)

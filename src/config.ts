@@ -6,6 +6,8 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   PORT: Type.String({ default: '3000', pattern: '^[0-9]{1,5}$' }),
   DATABASE_URL: Type.String({ default: '' }),
+  // Connections each instance keeps to PostgreSQL at most (ignored on SQLite).
+  DATABASE_POOL_SIZE: Type.String({ default: '10', pattern: '^[0-9]{1,4}$' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
@@ -24,6 +26,8 @@ export interface Config {
   host: string
   port: number
   database: DatabaseTarget
+  /** Most connections to PostgreSQL per instance. */
+  databasePoolSize: number
   logLevel: Env['LOG_LEVEL']
   /** Milliseconds without a successful sync after which a mailbox counts as stalled. */
   stallAfterMs: number
@@ -74,12 +78,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const port = Number(withDefaults.PORT)
   if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port (0-65535)`)
+  const databasePoolSize = Number(withDefaults.DATABASE_POOL_SIZE)
+  if (databasePoolSize < 1 || databasePoolSize > 1000) throw new ConfigError(`DATABASE_POOL_SIZE: ${databasePoolSize} is not between 1 and 1000`)
   const stallAfterMs = parseDuration(withDefaults.STALL_AFTER)
   if (stallAfterMs < 60_000) throw new ConfigError('STALL_AFTER: must be at least 1m')
   return {
     host: withDefaults.HOST,
     port,
     database: parseDatabaseUrl(withDefaults.DATABASE_URL),
+    databasePoolSize,
     logLevel: withDefaults.LOG_LEVEL,
     stallAfterMs,
     shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE)

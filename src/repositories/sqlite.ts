@@ -3,7 +3,8 @@ import {
   BLOCKING_CATEGORIES, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type EventContext, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
-import { openSqlite, journalLength, type SqliteDb } from '../db/sqlite.js'
+import { openSqlite, type SqliteDb } from '../db/sqlite.js'
+import { journalLength } from '../db/migrations.js'
 import { batches, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import {
   mailboxKey, recordEvents,

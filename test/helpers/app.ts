@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import type { Test } from 'tap'
 import type { Static } from 'typebox'
 import type { ErrorReportSchema } from '../../src/schemas/batches.js'
@@ -21,9 +23,50 @@ export interface TestApp {
   inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
 }
 
-/** Opens a fresh, migrated, empty store for one test. */
+/** The PostgreSQL the suite runs on, or undefined: then it runs on SQLite. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL === '' ? undefined : process.env.TEST_DATABASE_URL
+
+/** Runs one statement on its own short-lived connection (schema setup and teardown). */
+export async function adminQuery (url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+export interface TestSchema {
+  name: string
+  drop: () => Promise<void>
+}
+
+/** A new, empty PostgreSQL schema with a random name. */
+export async function createTestSchema (url: string): Promise<TestSchema> {
+  const name = `test_${randomBytes(8).toString('hex')}`
+  await adminQuery(url, `create schema "${name}"`)
+  return { name, drop: async () => { await adminQuery(url, `drop schema if exists "${name}" cascade`) } }
+}
+
+/**
+ * Opens a fresh, migrated, empty store for one test: an in-memory SQLite database, or, when
+ * TEST_DATABASE_URL is set, a PostgreSQL schema of its own (tables and migration journal both),
+ * dropped when the repository is closed.
+ */
 export async function freshRepository (): Promise<FailureRepository> {
-  return SqliteFailureRepository.open(':memory:')
+  if (TEST_DATABASE_URL === undefined) return SqliteFailureRepository.open(':memory:')
+  const url = TEST_DATABASE_URL
+  const schema = await createTestSchema(url)
+  const { PostgresFailureRepository } = await import('../../src/repositories/postgres.js')
+  const repository = await PostgresFailureRepository.open({ url, poolSize: 4, schema: schema.name })
+  const close = repository.close.bind(repository)
+  return Object.assign(repository, {
+    close: async () => {
+      await close()
+      await schema.drop()
+    }
+  })
 }
 
 /** The real app on a fresh database, closed when the test ends. */
