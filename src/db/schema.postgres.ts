@@ -14,7 +14,8 @@ const orderedText = customType<{ data: string, driverData: string }>({ dataType:
 
 export const batches = pgTable('batches', {
   tenantId: text('tenant_id').notNull(),
-  batchId: text('batch_id').notNull(),
+  // The batch list is ordered and paged by batch id (after last activity).
+  batchId: orderedText('batch_id').notNull(),
   firstEventAt: epochMs('first_event_at').notNull(),
   lastEventAt: epochMs('last_event_at').notNull(),
   createdAt: epochMs('created_at').notNull()
@@ -33,7 +34,9 @@ export const mailboxes = pgTable('mailboxes', {
   lastFailedAt: epochMs('last_failed_at'),
   eventCount: integer('event_count').notNull()
 }, (t) => [
-  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] })
+  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] }),
+  // The stall sweep reads only the mailboxes whose last sync is old enough.
+  index('mailboxes_last_synced_idx').on(t.tenantId, t.batchId, t.lastSyncedAt, t.firstEventAt)
 ])
 
 export const events = pgTable('events', {

@@ -1,5 +1,8 @@
 import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm'
-import type { LifecycleEvent, MailboxState } from '../domain/index.js'
+import {
+  BLOCKING_CATEGORIES, STALL_CATEGORY,
+  type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
+} from '../domain/index.js'
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
 import { batches, events, failures, mailboxes } from '../db/schema.postgres.js'
@@ -9,13 +12,15 @@ import {
 } from './event-recorder.js'
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
-  afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  mailboxValues, readinessFrom, snapshotLastSeen, takeExcluded, toFailureRecord, toLifecycleEvent, toMailboxState, toSummary
+  afterBatch, afterEvent, afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded, toFailureRecord,
+  toLifecycleEvent, toMailboxState, toSummary
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
-  type BatchRecord, type BatchSummary, type ClassifiedEvent, type FailurePage, type FailurePageRequest,
-  type FailureRepository, type ReadinessState, type RecordResult
+  type BatchPage, type BatchPosition, type BatchRecord, type BatchSummary, type ClassifiedEvent, type EventPage,
+  type EventPosition, type EventRecord, type FailurePage, type FailurePageRequest, type FailureRepository,
+  type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult
 } from './types.js'
 
 type PostgresTx = Parameters<Parameters<PostgresDb['transaction']>[0]>[0]
@@ -248,6 +253,138 @@ export class PostgresFailureRepository implements FailureRepository {
       }
       return mergePage(unchanged, moved, after, limit)
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
+  }
+
+  /**
+   * The sweep's write is one INSERT ... SELECT ... ON CONFLICT statement (see stallUpsert).
+   * Before it, the transaction takes the advisory locks of the mailboxes it would stall, in
+   * the order recordEvents takes them: a writer that already loaded such a mailbox finishes
+   * first, and one that comes later loads the stall, so none overwrites or misses it. The
+   * statement then only touches the mailboxes locked (READ COMMITTED: it sees what committed
+   * while it waited, so it rechecks each one).
+   */
+  async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
+    if (batchIds.length === 0) return
+    await guarded(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.db.transaction(async (tx) => {
+            const locked = await tx.execute<{ batch_id: string, mailbox: string }>(sql`select pg_advisory_xact_lock(key), batch_id, mailbox from (
+              select m.batch_id, m.mailbox, hashtextextended(m.tenant_id || E'\n' || m.batch_id || E'\n' || m.mailbox, 0) as key
+              from mailboxes m where ${stalledMailboxes(tenantId, batchIds, detection)} order by key
+            ) as candidates`)
+            if (locked.rows.length === 0) return
+            await tx.execute(stallUpsert(detection, sql`${stalledMailboxes(tenantId, batchIds, detection)}
+              and (m.batch_id, m.mailbox) in (select * from unnest(${sql.param(locked.rows.map((row) => row.batch_id))}::text[],
+                ${sql.param(locked.rows.map((row) => row.mailbox))}::text[]))`))
+          })
+          return
+        } catch (error) {
+          if (attempt >= ATTEMPTS || !isRetryable(error)) throw error
+        }
+      }
+    })
+  }
+
+  async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
+    return await guarded(async () => {
+      const rows = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+        .from(batches)
+        .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
+        .orderBy(desc(batches.lastEventAt), asc(batches.batchId))
+        .limit(limit + 1)
+      return pageOf(rows, limit, (last) => ({ lastEventAt: last.lastEventAt, batchId: last.batchId }))
+    })
+  }
+
+  async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+    const counts = new Map<string, BatchCounts>()
+    if (batchIds.length === 0) return counts
+    // The three reads see one snapshot, so the counts agree with each other.
+    return await guarded(async () => await this.db.transaction(async (tx) => {
+      for (const part of chunks(batchIds)) {
+        const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
+          .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
+          .groupBy(mailboxes.batchId)
+        for (const row of seen) {
+          counts.set(row.batchId, {
+            mailboxesSeen: row.count, mailboxesWithOpenFailures: 0, mailboxesBlocked: 0, mailboxesStalled: 0, openFailures: 0, byCategory: {}
+          })
+        }
+        const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
+        const mailboxRows = await tx.select({
+          batchId: failures.batchId,
+          withOpen: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number),
+          blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`.mapWith(Number),
+          stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`.mapWith(Number)
+        }).from(failures).where(open).groupBy(failures.batchId)
+        for (const row of mailboxRows) {
+          const batch = counts.get(row.batchId)
+          if (batch === undefined) continue
+          batch.mailboxesWithOpenFailures = row.withOpen
+          batch.mailboxesBlocked = row.blocked
+          batch.mailboxesStalled = row.stalled
+        }
+        const categoryRows = await tx.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
+          .from(failures).where(open).groupBy(failures.batchId, failures.category)
+        for (const row of categoryRows) {
+          const batch = counts.get(row.batchId)
+          if (batch === undefined) continue
+          batch.byCategory[row.category as CategoryId] = row.count
+          batch.openFailures += row.count
+        }
+      }
+      return counts
+    }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
+  }
+
+  async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
+    const heldUpSince = sql<number>`case when ${mailboxes.lastSyncedAt} > ${failures.firstSeenAt}
+      then ${mailboxes.lastSyncedAt} else ${failures.firstSeenAt} end`.mapWith(Number)
+    return await guarded(async () => {
+      const [row] = await this.db.select({ row: failures, heldUpSince }).from(failures)
+        .innerJoin(mailboxes, and(eq(mailboxes.tenantId, failures.tenantId), eq(mailboxes.batchId, failures.batchId), eq(mailboxes.mailbox, failures.mailbox)))
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
+          inArray(failures.category, [...BLOCKING_CATEGORIES])))
+        .orderBy(asc(heldUpSince), asc(failures.mailbox), asc(failures.category))
+        .limit(1)
+      return row === undefined ? null : { failure: toFailureRecord(row.row), heldUpSince: row.heldUpSince }
+    })
+  }
+
+  async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
+    return await guarded(async () => {
+      const [row] = await this.db.select().from(mailboxes)
+        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox)))
+      if (row === undefined) return null
+      const { tenantId: _tenant, ...record } = row
+      return record
+    })
+  }
+
+  async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
+    return await guarded(async () => {
+      const rows = await this.db.select().from(events)
+        .where(and(eq(events.tenantId, tenantId), eq(events.batchId, batchId), eq(events.mailbox, mailbox),
+          ...(after === null ? [] : [afterEvent(events, after)])))
+        .orderBy(desc(events.occurredAt), desc(events.seq))
+        .limit(limit + 1)
+      const records: EventRecord[] = rows.map((row) => ({ ...toLifecycleEvent(row), id: row.eventId, receivedAt: row.receivedAt }))
+      return pageOf(records, limit, (last) => ({ occurredAt: last.occurredAt, seq: last.seq }))
+    })
+  }
+
+  async listMailboxesWithOpenFailures (
+    tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number
+  ): Promise<string[]> {
+    if (categories.length === 0) return []
+    return await guarded(async () => {
+      const rows = await this.db.selectDistinct({ mailbox: failures.mailbox }).from(failures)
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
+          inArray(failures.category, categories), ...(after === null ? [] : [gt(failures.mailbox, after)])))
+        .orderBy(asc(failures.mailbox)).limit(limit)
+      return rows.map((row) => row.mailbox)
+    })
   }
 
   async readiness (): Promise<ReadinessState> {

@@ -1,7 +1,12 @@
-import { and, eq, getTableColumns, gt, inArray, lt, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
-import type { CategoryId, EventContext, FailureState, LifecycleEvent, MailboxState } from '../domain/index.js'
+import { and, eq, getTableColumns, gt, gte, inArray, lt, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
+import {
+  STALL_CATEGORY,
+  type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState, type StallDetection
+} from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
-import type { BatchSummary, ClassifiedEvent, FailureFilter, FailureRecord, ReadinessState, ReportPosition } from './types.js'
+import type {
+  BatchPosition, BatchSummary, ClassifiedEvent, EventPosition, FailureFilter, FailureRecord, ReadinessState, ReportPosition
+} from './types.js'
 
 // What both dialects store and read the same way: row shapes, the values written, the report
 // filters and order. The dialect modules keep only what truly differs (driver calls, locking).
@@ -168,6 +173,8 @@ export function filterConditions (columns: ReportColumns, tenantId: string, batc
   if (filter.status !== 'all') conditions.push(eq(columns.status, filter.status))
   if (filter.categories.length > 0) conditions.push(inArray(columns.category, filter.categories))
   if (filter.mailbox !== null) conditions.push(eq(columns.mailbox, filter.mailbox))
+  if (filter.since !== null) conditions.push(gte(columns.lastSeenAt, filter.since))
+  if (filter.until !== null) conditions.push(lt(columns.lastSeenAt, filter.until))
   return conditions
 }
 
@@ -209,4 +216,77 @@ export function readinessFrom (applied: number, expected: number): ReadinessStat
   return applied >= expected
     ? { reachable: true, migrated: true }
     : { reachable: true, migrated: false, detail: `${applied} of ${expected} migrations applied` }
+}
+
+/** The batches table's columns that the batch list orders and pages by, in either dialect. */
+export interface BatchListColumns {
+  batchId: AnyColumn
+  lastEventAt: AnyColumn
+}
+
+/** Batches strictly after `after` in list order (lastEventAt desc, then batchId). */
+export function afterBatch (columns: BatchListColumns, after: BatchPosition): SQL {
+  return or(
+    lt(columns.lastEventAt, after.lastEventAt),
+    and(eq(columns.lastEventAt, after.lastEventAt), gt(columns.batchId, after.batchId))
+  ) as SQL
+}
+
+/** The events table's columns that a mailbox history orders and pages by, in either dialect. */
+export interface EventHistoryColumns {
+  occurredAt: AnyColumn
+  seq: AnyColumn
+}
+
+/** Events strictly after `after` in history order (occurredAt desc, then seq desc). */
+export function afterEvent (columns: EventHistoryColumns, after: EventPosition): SQL {
+  return or(
+    lt(columns.occurredAt, after.occurredAt),
+    and(eq(columns.occurredAt, after.occurredAt), lt(columns.seq, after.seq))
+  ) as SQL
+}
+
+/** A page from `limit + 1` rows: the first `limit`, and where the next page starts if there is one. */
+export function pageOf<T, P> (rows: T[], limit: number, position: (last: T) => P): { items: T[], next: P | null } {
+  const items = rows.slice(0, limit)
+  return { items, next: rows.length > limit ? position(items[items.length - 1]) : null }
+}
+
+/**
+ * Conditions on `mailboxes m`: the mailboxes of these batches that `detection` finds stalled
+ * and that have no open failure of a blocking category (an open stall is one).
+ */
+export function stalledMailboxes (tenantId: string, batchIds: string[], detection: StallDetection): SQL {
+  const { cutoff, blockingCategories } = detection
+  return sql`m.tenant_id = ${tenantId} and m.batch_id in ${batchIds}
+    and (m.last_synced_at < ${cutoff} or (m.last_synced_at is null and m.first_event_at < ${cutoff}))
+    and not exists (select 1 from failures f
+      where f.tenant_id = m.tenant_id and f.batch_id = m.batch_id and f.mailbox = m.mailbox
+        and f.status = 'open' and f.category in ${[...blockingCategories]})`
+}
+
+/**
+ * The stall sweep as one statement, so the check (no open blocking failure) and the write
+ * are atomic: opens a sync_stalled failure on each mailbox `m` that `candidates` selects,
+ * reopens a resolved one and leaves an open one alone. The values follow from stored data,
+ * so concurrent sweeps write the same row, once.
+ */
+export function stallUpsert (detection: StallDetection, candidates: SQL): SQL {
+  const { stallAfterMs, rule, message } = detection
+  return sql`insert into failures (tenant_id, batch_id, mailbox, category, status, first_seen_at,
+      last_seen_at, occurrences, reopen_count, last_code, last_message, rule, resolved_at, context, seq)
+    select m.tenant_id, m.batch_id, m.mailbox, ${STALL_CATEGORY}, 'open',
+      coalesce(m.last_synced_at, m.first_event_at), coalesce(m.last_synced_at, m.first_event_at) + ${stallAfterMs},
+      1, 0, null, ${message}, ${rule}, null,
+      coalesce((select e.context from events e
+        where e.tenant_id = m.tenant_id and e.batch_id = m.batch_id and e.mailbox = m.mailbox
+        order by e.occurred_at desc, e.seq desc limit 1), '{}'),
+      (select coalesce(max(e.seq), 0) from events e)
+    from mailboxes m
+    where ${candidates}
+    on conflict (tenant_id, batch_id, mailbox, category) do update set
+      status = 'open', last_seen_at = excluded.last_seen_at, occurrences = failures.occurrences + 1,
+      reopen_count = failures.reopen_count + 1, last_code = null, last_message = excluded.last_message,
+      rule = excluded.rule, resolved_at = null, context = excluded.context, seq = excluded.seq
+    where failures.status = 'resolved'`
 }
