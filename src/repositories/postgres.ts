@@ -12,14 +12,14 @@ import {
 } from './event-recorder.js'
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
-  afterBatch, afterEvent, afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
   mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded, toFailureRecord,
-  toLifecycleEvent, toMailboxState, toSummary
+  toEventPage, toLifecycleEvent, toMailboxState, toSummary
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
   type BatchPage, type BatchPosition, type BatchRecord, type BatchSummary, type ClassifiedEvent, type EventPage,
-  type EventPosition, type EventRecord, type FailurePage, type FailurePageRequest, type FailureRepository,
+  type EventPosition, type FailurePage, type FailurePageRequest, type FailureRepository,
   type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult
 } from './types.js'
 
@@ -306,11 +306,6 @@ export class PostgresFailureRepository implements FailureRepository {
         const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
           .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
           .groupBy(mailboxes.batchId)
-        for (const row of seen) {
-          counts.set(row.batchId, {
-            mailboxesSeen: row.count, mailboxesWithOpenFailures: 0, mailboxesBlocked: 0, mailboxesStalled: 0, openFailures: 0, byCategory: {}
-          })
-        }
         const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
         const mailboxRows = await tx.select({
           batchId: failures.batchId,
@@ -318,21 +313,9 @@ export class PostgresFailureRepository implements FailureRepository {
           blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`.mapWith(Number),
           stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`.mapWith(Number)
         }).from(failures).where(open).groupBy(failures.batchId)
-        for (const row of mailboxRows) {
-          const batch = counts.get(row.batchId)
-          if (batch === undefined) continue
-          batch.mailboxesWithOpenFailures = row.withOpen
-          batch.mailboxesBlocked = row.blocked
-          batch.mailboxesStalled = row.stalled
-        }
         const categoryRows = await tx.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
           .from(failures).where(open).groupBy(failures.batchId, failures.category)
-        for (const row of categoryRows) {
-          const batch = counts.get(row.batchId)
-          if (batch === undefined) continue
-          batch.byCategory[row.category as CategoryId] = row.count
-          batch.openFailures += row.count
-        }
+        addBatchCounts(counts, seen, mailboxRows, categoryRows)
       }
       return counts
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
@@ -365,12 +348,10 @@ export class PostgresFailureRepository implements FailureRepository {
   async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
     return await guarded(async () => {
       const rows = await this.db.select().from(events)
-        .where(and(eq(events.tenantId, tenantId), eq(events.batchId, batchId), eq(events.mailbox, mailbox),
-          ...(after === null ? [] : [afterEvent(events, after)])))
+        .where(and(...historyConditions(events, tenantId, batchId, mailbox, after)))
         .orderBy(desc(events.occurredAt), desc(events.seq))
         .limit(limit + 1)
-      const records: EventRecord[] = rows.map((row) => ({ ...toLifecycleEvent(row), id: row.eventId, receivedAt: row.receivedAt }))
-      return pageOf(records, limit, (last) => ({ occurredAt: last.occurredAt, seq: last.seq }))
+      return toEventPage(rows, limit)
     })
   }
 

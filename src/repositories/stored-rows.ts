@@ -5,7 +5,7 @@ import {
 } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
 import type {
-  BatchPosition, BatchSummary, ClassifiedEvent, EventPosition, FailureFilter, FailureRecord, ReadinessState, ReportPosition
+  BatchCounts, BatchPosition, BatchSummary, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, ReadinessState, ReportPosition
 } from './types.js'
 
 // What both dialects store and read the same way: row shapes, the values written, the report
@@ -232,18 +232,33 @@ export function afterBatch (columns: BatchListColumns, after: BatchPosition): SQ
   ) as SQL
 }
 
-/** The events table's columns that a mailbox history orders and pages by, in either dialect. */
+/** The events table's columns that a mailbox history selects, orders and pages by, in either dialect. */
 export interface EventHistoryColumns {
+  tenantId: AnyColumn
+  batchId: AnyColumn
+  mailbox: AnyColumn
   occurredAt: AnyColumn
   seq: AnyColumn
 }
 
-/** Events strictly after `after` in history order (occurredAt desc, then seq desc). */
-export function afterEvent (columns: EventHistoryColumns, after: EventPosition): SQL {
-  return or(
-    lt(columns.occurredAt, after.occurredAt),
-    and(eq(columns.occurredAt, after.occurredAt), lt(columns.seq, after.seq))
-  ) as SQL
+/** A mailbox's events strictly after `after` in history order (occurredAt desc, then seq desc). */
+export function historyConditions (
+  columns: EventHistoryColumns, tenantId: string, batchId: string, mailbox: string, after: EventPosition | null
+): SQL[] {
+  const conditions: SQL[] = [eq(columns.tenantId, tenantId), eq(columns.batchId, batchId), eq(columns.mailbox, mailbox)]
+  if (after !== null) {
+    conditions.push(or(
+      lt(columns.occurredAt, after.occurredAt),
+      and(eq(columns.occurredAt, after.occurredAt), lt(columns.seq, after.seq))
+    ) as SQL)
+  }
+  return conditions
+}
+
+/** A history page from up to `limit + 1` events rows in history order. */
+export function toEventPage (rows: Array<StoredEventRow & { eventId: string, receivedAt: number }>, limit: number): EventPage {
+  const records: EventRecord[] = rows.map((row) => ({ ...toLifecycleEvent(row), id: row.eventId, receivedAt: row.receivedAt }))
+  return pageOf(records, limit, (last) => ({ occurredAt: last.occurredAt, seq: last.seq }))
 }
 
 /** A page from `limit + 1` rows: the first `limit`, and where the next page starts if there is one. */
@@ -289,4 +304,31 @@ export function stallUpsert (detection: StallDetection, candidates: SQL): SQL {
       reopen_count = failures.reopen_count + 1, last_code = null, last_message = excluded.last_message,
       rule = excluded.rule, resolved_at = null, context = excluded.context, seq = excluded.seq
     where failures.status = 'resolved'`
+}
+
+/** Adds one chunk of batches to `counts` from the three count queries both dialects run. */
+export function addBatchCounts (
+  counts: Map<string, BatchCounts>,
+  seen: Array<{ batchId: string, count: number }>,
+  mailboxRows: Array<{ batchId: string, withOpen: number, blocked: number, stalled: number }>,
+  categoryRows: Array<{ batchId: string, category: string, count: number }>
+): void {
+  for (const row of seen) {
+    counts.set(row.batchId, {
+      mailboxesSeen: row.count, mailboxesWithOpenFailures: 0, mailboxesBlocked: 0, mailboxesStalled: 0, openFailures: 0, byCategory: {}
+    })
+  }
+  for (const row of mailboxRows) {
+    const batch = counts.get(row.batchId)
+    if (batch === undefined) continue
+    batch.mailboxesWithOpenFailures = row.withOpen
+    batch.mailboxesBlocked = row.blocked
+    batch.mailboxesStalled = row.stalled
+  }
+  for (const row of categoryRows) {
+    const batch = counts.get(row.batchId)
+    if (batch === undefined) continue
+    batch.byCategory[row.category as CategoryId] = row.count
+    batch.openFailures += row.count
+  }
 }
