@@ -61,12 +61,12 @@ async function fullReport (instance: Instance): Promise<ErrorReport> {
  * Each mailbox's history: failures of two categories and syncs, every event with its own
  * time, so the folded result depends on the events alone, never on their arrival order.
  */
-function history (): Array<Record<string, unknown>> {
+function history (base: number): Array<Record<string, unknown>> {
   const events: Array<Record<string, unknown>> = []
   for (let m = 0; m < 12; m++) {
     const mailbox = `user${String(m).padStart(2, '0')}@contoso.com`
     for (let step = 0; step < 10; step++) {
-      const occurredAt = new Date(Date.parse('2026-11-23T00:00:00Z') + step * 3_600_000 + m * 1000).toISOString()
+      const occurredAt = new Date(base + step * 3_600_000 + m * 1000).toISOString()
       const id = `mi-${m}-${step}`
       if ((step + m) % 4 === 3) events.push(syncedEvent({ id, mailbox, occurredAt }))
       else if ((step * m) % 3 === 1) events.push(failedEvent({ id, mailbox, occurredAt, failure: { category: 'throttled', message: `back off ${step}` } }))
@@ -111,7 +111,11 @@ if (TEST_DATABASE_URL === undefined) {
     const instances = await Promise.all([startInstance(url.toString()), startInstance(url.toString())])
     t.teardown(async () => { await Promise.all(instances.map(stopInstance)) })
 
-    const events = history()
+    // The instances detect stalls on the wall clock, so the history is placed relative to it:
+    // it ends 39 h ago, well past STALL_AFTER (26 h), and both the instances and the reference
+    // (its clock set to now) open the same stalls, whatever the day the suite runs.
+    const now = Date.now()
+    const events = history(Math.floor(now / 3_600_000) * 3_600_000 - 48 * 3_600_000)
     // 120 events (4 relatively prime strides give 4 different orders), in bulks of 7 and
     // singly, each posted to both instances at once, plus retries of the whole set.
     const [a, b] = instances
@@ -129,13 +133,17 @@ if (TEST_DATABASE_URL === undefined) {
     t.same(stored, events.map((event) => String(event.id)).sort(), 'each event is stored exactly once')
 
     const reference = await buildTestApp(t)
+    reference.clock.now = now
     for (const event of events) await postEvent(reference, event)
     const expected = (await report(reference, 'batch-1', 'status=all&limit=500')).body
 
     const [fromA, fromB] = await Promise.all([fullReport(a), fullReport(b)])
     t.same(fromA, expected, 'the report equals the one-instance report')
     t.same(fromB, expected, 'both instances serve the same report')
-    t.equal(expected.items.reduce((sum, item) => sum + item.occurrences, 0), events.filter((event) => event.outcome === 'failed').length,
+    // A stall the service detected has no event behind it.
+    const fromEvents = expected.items.filter((item) => item.category !== 'sync_stalled')
+    t.equal(fromEvents.reduce((sum, item) => sum + item.occurrences, 0), events.filter((event) => event.outcome === 'failed').length,
       'every failed event is counted once')
+    t.ok(expected.items.some((item) => item.category === 'sync_stalled'), 'the report includes stalls both instances detected')
   })
 }
