@@ -1,7 +1,9 @@
 import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/node-postgres'
 import type { LifecycleEvent, MailboxState } from '../domain/index.js'
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
+import * as schema from '../db/schema.postgres.js'
 import { batches, events, failures, mailboxes } from '../db/schema.postgres.js'
 import {
   mailboxKey, recordEvents,
@@ -19,6 +21,7 @@ import {
 } from './types.js'
 
 type PostgresTx = Parameters<Parameters<PostgresDb['transaction']>[0]>[0]
+type TransactionConfig = Parameters<PostgresDb['transaction']>[1]
 
 // Error codes that mean "the database is not there right now", not "this request is wrong":
 // socket errors, SQLSTATE class 08 (connection exception), server shutting down or starting,
@@ -62,6 +65,24 @@ async function guarded<T> (work: () => Promise<T>): Promise<T> {
     return await work()
   } catch (error) {
     throw isUnavailable(error) ? new StoreUnavailableError(error) : error
+  }
+}
+
+/**
+ * A transaction on a connection of its own. Unlike drizzle's pool transaction, the
+ * connection is released even when `begin` fails, and released as broken (so the pool
+ * drops it) when the connection failed: an outage never leaks a pool slot.
+ */
+async function inTransaction<T> (db: PostgresDb, work: (tx: PostgresTx) => Promise<T>, config?: TransactionConfig): Promise<T> {
+  const client = await db.$client.connect()
+  let broken: Error | undefined
+  try {
+    return await drizzle({ client, schema }).transaction(work, config)
+  } catch (error) {
+    if (isUnavailable(error)) broken = error as Error
+    throw error
+  } finally {
+    client.release(broken)
   }
 }
 
@@ -182,7 +203,7 @@ export class PostgresFailureRepository implements FailureRepository {
     return await guarded(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.db.transaction(async (tx) => {
+          return await inTransaction(this.db, async (tx) => {
             // Shared: writers run side by side; currentSeq takes it exclusively (see there).
             await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
             await lockMailboxes(tx, tenantId, batch)
@@ -206,7 +227,7 @@ export class PostgresFailureRepository implements FailureRepository {
   async summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary> {
     return await guarded(async () => {
       const open = and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'))
-      return await this.db.transaction(async (tx) => {
+      return await inTransaction(this.db, async (tx) => {
         const rows = await tx.select({ category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
           .from(failures).where(open).groupBy(failures.category)
         const [failing] = await tx.select({ count: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number) })
@@ -223,7 +244,7 @@ export class PostgresFailureRepository implements FailureRepository {
    * at or below it is then committed, and every later one is higher.
    */
   async currentSeq (): Promise<number> {
-    return await guarded(async () => await this.db.transaction(async (tx) => {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
       const [row] = await tx.select({ seq: sql<number>`coalesce(max(${events.seq}), 0)`.mapWith(Number) }).from(events)
       return row?.seq ?? 0
@@ -234,7 +255,7 @@ export class PostgresFailureRepository implements FailureRepository {
     const { filter, after, snapshotSeq, limit } = request
     const base = filterConditions(failures, tenantId, batchId, filter)
     // Both reads see one snapshot, or a row committed between them could show up twice.
-    return await guarded(async () => await this.db.transaction(async (tx) => {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
       const unchanged = (await tx.select().from(failures)
         .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(failures, after)])))
         .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
