@@ -45,9 +45,11 @@ export function createPool (url: string, options: PostgresOptions): pg.Pool {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     ...(options.schema === undefined ? {} : { options: `-c search_path=${quoteIdentifier(options.schema)}` })
   })
-  // An idle connection that the server drops (restart, failover, pg_terminate_backend) emits
-  // here; without a listener the process would crash. The pool replaces it on next use.
+  // A connection the server drops (restart, failover, pg_terminate_backend) emits 'error',
+  // on the pool while idle and on the client itself, sometimes twice; unheard, that would
+  // crash the process. A query on it fails on its own, and the pool replaces it on next use.
   pool.on('error', () => {})
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   return pool
 }
 

@@ -1,10 +1,12 @@
 import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/node-postgres'
 import {
   BLOCKING_CATEGORIES, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
+import * as schema from '../db/schema.postgres.js'
 import { batches, events, failures, mailboxes } from '../db/schema.postgres.js'
 import {
   mailboxKey, recordEvents,
@@ -24,6 +26,7 @@ import {
 } from './types.js'
 
 type PostgresTx = Parameters<Parameters<PostgresDb['transaction']>[0]>[0]
+type TransactionConfig = Parameters<PostgresDb['transaction']>[1]
 
 // Error codes that mean "the database is not there right now", not "this request is wrong":
 // socket errors, SQLSTATE class 08 (connection exception), server shutting down or starting,
@@ -67,6 +70,24 @@ async function guarded<T> (work: () => Promise<T>): Promise<T> {
     return await work()
   } catch (error) {
     throw isUnavailable(error) ? new StoreUnavailableError(error) : error
+  }
+}
+
+/**
+ * A transaction on a connection of its own. Unlike drizzle's pool transaction, the
+ * connection is released even when `begin` fails, and released as broken (so the pool
+ * drops it) when the connection failed: an outage never leaks a pool slot.
+ */
+async function inTransaction<T> (db: PostgresDb, work: (tx: PostgresTx) => Promise<T>, config?: TransactionConfig): Promise<T> {
+  const client = await db.$client.connect()
+  let broken: Error | undefined
+  try {
+    return await drizzle({ client, schema }).transaction(work, config)
+  } catch (error) {
+    if (isUnavailable(error)) broken = error as Error
+    throw error
+  } finally {
+    client.release(broken)
   }
 }
 
@@ -187,7 +208,7 @@ export class PostgresFailureRepository implements FailureRepository {
     return await guarded(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.db.transaction(async (tx) => {
+          return await inTransaction(this.db, async (tx) => {
             // Shared: writers run side by side; currentSeq takes it exclusively (see there).
             await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
             await lockMailboxes(tx, tenantId, batch)
@@ -211,7 +232,7 @@ export class PostgresFailureRepository implements FailureRepository {
   async summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary> {
     return await guarded(async () => {
       const open = and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'))
-      return await this.db.transaction(async (tx) => {
+      return await inTransaction(this.db, async (tx) => {
         const rows = await tx.select({ category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
           .from(failures).where(open).groupBy(failures.category)
         const [failing] = await tx.select({ count: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number) })
@@ -228,7 +249,7 @@ export class PostgresFailureRepository implements FailureRepository {
    * at or below it is then committed, and every later one is higher.
    */
   async currentSeq (): Promise<number> {
-    return await guarded(async () => await this.db.transaction(async (tx) => {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
       const [row] = await tx.select({ seq: sql<number>`coalesce(max(${events.seq}), 0)`.mapWith(Number) }).from(events)
       return row?.seq ?? 0
@@ -239,7 +260,7 @@ export class PostgresFailureRepository implements FailureRepository {
     const { filter, after, snapshotSeq, limit } = request
     const base = filterConditions(failures, tenantId, batchId, filter)
     // Both reads see one snapshot, or a row committed between them could show up twice.
-    return await guarded(async () => await this.db.transaction(async (tx) => {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
       const unchanged = (await tx.select().from(failures)
         .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(failures, after)])))
         .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
@@ -268,7 +289,7 @@ export class PostgresFailureRepository implements FailureRepository {
     await guarded(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.db.transaction(async (tx) => {
+          await inTransaction(this.db, async (tx) => {
             const locked = await tx.execute<{ batch_id: string, mailbox: string }>(sql`select pg_advisory_xact_lock(key), batch_id, mailbox from (
               select m.batch_id, m.mailbox, hashtextextended(m.tenant_id || E'\n' || m.batch_id || E'\n' || m.mailbox, 0) as key
               from mailboxes m where ${stalledMailboxes(tenantId, batchIds, detection)} order by key
@@ -301,7 +322,7 @@ export class PostgresFailureRepository implements FailureRepository {
     const counts = new Map<string, BatchCounts>()
     if (batchIds.length === 0) return counts
     // The three reads see one snapshot, so the counts agree with each other.
-    return await guarded(async () => await this.db.transaction(async (tx) => {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
       for (const part of chunks(batchIds)) {
         const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
           .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
