@@ -66,7 +66,7 @@ export async function runApiKeyCommand (apiKeys: ApiKeyRepository, argv: string[
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const apiKeys = await openApiKeyRepository(loadConfig().database)
+  const apiKeys = await openApiKeyRepository(loadConfig().database, { poolSize: 1 })
   try {
     process.stdout.write(await runApiKeyCommand(apiKeys, process.argv.slice(2), Date.now()))
   } catch (error) {

@@ -62,8 +62,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.setValidatorCompiler(validatorCompiler)
   await app.register(problems)
 
-  const repository = options.repository ?? await openRepository(config.database)
-  const apiKeys = options.apiKeys ?? await openApiKeyRepository(config.database)
+  const repository = options.repository ?? await openRepository(config.database, { poolSize: config.databasePoolSize })
+  const apiKeys = options.apiKeys ?? await openApiKeyRepository(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)

@@ -9,6 +9,8 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   PORT: Type.String({ default: '3000', pattern: '^[0-9]{1,5}$' }),
   DATABASE_URL: Type.String({ default: '' }),
+  // Connections each instance keeps to PostgreSQL at most (ignored on SQLite).
+  DATABASE_POOL_SIZE: Type.String({ default: '10', pattern: '^[0-9]{1,4}$' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
@@ -34,6 +36,8 @@ export interface Config {
   host: string
   port: number
   database: DatabaseTarget
+  /** Most connections to PostgreSQL per instance. */
+  databasePoolSize: number
   logLevel: Env['LOG_LEVEL']
   /** Milliseconds without a successful sync after which a mailbox counts as stalled. */
   stallAfterMs: number
@@ -92,6 +96,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const port = Number(withDefaults.PORT)
   if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port (0-65535)`)
+  const databasePoolSize = Number(withDefaults.DATABASE_POOL_SIZE)
+  if (databasePoolSize < 1 || databasePoolSize > 1000) throw new ConfigError(`DATABASE_POOL_SIZE: ${databasePoolSize} is not between 1 and 1000`)
   const stallAfterMs = parseDuration(withDefaults.STALL_AFTER)
   if (stallAfterMs < 60_000) throw new ConfigError('STALL_AFTER: must be at least 1m')
   const rateLimitMax = Number(withDefaults.RATE_LIMIT_MAX)
@@ -104,6 +110,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     host: withDefaults.HOST,
     port,
     database: parseDatabaseUrl(withDefaults.DATABASE_URL),
+    databasePoolSize,
     logLevel: withDefaults.LOG_LEVEL,
     stallAfterMs,
     shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE),

@@ -6,6 +6,7 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     host: '127.0.0.1',
     port: 3000,
     database: { dialect: 'sqlite', path: './data/failure-reports.db' },
+    databasePoolSize: 10,
     logLevel: 'info',
     stallAfterMs: 26 * 3_600_000,
     shutdownGraceMs: 10_000,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -15,4 +15,10 @@ function packageRoot (): string {
 
 export function migrationsFolder (dialect: 'sqlite' | 'postgres'): string {
   return join(packageRoot(), 'migrations', dialect)
+}
+
+/** Number of migrations the journal of a dialect lists. */
+export function journalLength (dialect: 'sqlite' | 'postgres'): number {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder(dialect), 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
+  return journal.entries.length
 }

@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
@@ -25,10 +25,4 @@ export function openSqlite (path: string): SqliteHandle {
   const db = drizzle({ client, schema })
   migrate(db, { migrationsFolder: migrationsFolder('sqlite') })
   return { db, client }
-}
-
-/** Number of migrations the journal of a dialect lists. */
-export function journalLength (dialect: 'sqlite' | 'postgres'): number {
-  const journal = JSON.parse(readFileSync(join(migrationsFolder(dialect), 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
-  return journal.entries.length
 }

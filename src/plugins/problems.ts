@@ -16,6 +16,9 @@ export const PROBLEM_TYPES = {
   overloaded: 'urn:problem:sync-failure-reports:overloaded'
 } as const
 
+/** What a 503 tells clients to wait before retrying: about how long a database restart takes. */
+export const RETRY_AFTER_SECONDS = 5
+
 export type ProblemError = NonNullable<Problem['errors']>[number]
 
 /** An error that already knows the problem document it becomes. */
@@ -107,9 +110,9 @@ export default fp(async function problems (app) {
     }
     request.log.error({ err: error }, 'request failed')
     const unavailable = typeof error.statusCode === 'number' && error.statusCode === 503
-    return await sendProblem(reply, unavailable
-      ? plainProblem(503, 'The service is temporarily unavailable; retry shortly.')
-      : plainProblem(500, 'An unexpected error occurred; it has been logged.'))
+    return unavailable
+      ? await sendProblem(reply, plainProblem(503, 'The service is temporarily unavailable; retry shortly.'), { 'retry-after': String(RETRY_AFTER_SECONDS) })
+      : await sendProblem(reply, plainProblem(500, 'An unexpected error occurred; it has been logged.'))
   })
 
   app.setNotFoundHandler(async (request, reply) => {

@@ -1,23 +1,7 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
 import { apiKeys } from '../db/schema.sqlite.js'
 import { openSqlite, type SqliteDb } from '../db/sqlite.js'
-import { isApiScope, type ApiScope } from '../domain/api-keys.js'
-import type { ApiKeyRepository, StoredApiKey } from './api-keys.js'
-
-type ApiKeyRow = typeof apiKeys.$inferSelect
-
-function toStoredApiKey (row: ApiKeyRow): StoredApiKey {
-  return {
-    id: row.id,
-    tenantId: row.tenantId,
-    name: row.name,
-    prefix: row.prefix,
-    hash: row.keyHash,
-    scopes: row.scopes.split(',').filter((scope): scope is ApiScope => isApiScope(scope)),
-    createdAt: row.createdAt,
-    revokedAt: row.revokedAt
-  }
-}
+import { apiKeyValues, toStoredApiKey, type ApiKeyRepository, type StoredApiKey } from './api-keys.js'
 
 export class SqliteApiKeyRepository implements ApiKeyRepository {
   constructor (private readonly db: SqliteDb) {}
@@ -27,16 +11,7 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
   }
 
   async insert (key: StoredApiKey): Promise<void> {
-    this.db.insert(apiKeys).values({
-      id: key.id,
-      tenantId: key.tenantId,
-      name: key.name,
-      prefix: key.prefix,
-      keyHash: key.hash,
-      scopes: key.scopes.join(','),
-      createdAt: key.createdAt,
-      revokedAt: key.revokedAt
-    }).run()
+    this.db.insert(apiKeys).values(apiKeyValues(key)).run()
   }
 
   async findByPrefix (prefix: string): Promise<StoredApiKey[]> {

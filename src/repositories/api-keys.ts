@@ -1,6 +1,6 @@
 import {
   apiKeyPrefix, generateApiKey, generateApiKeyId, hashApiKey, isWellFormedApiKey, verifyApiKey,
-  type ApiScope, type StoredApiKey
+  isApiScope, type ApiScope, type StoredApiKey
 } from '../domain/api-keys.js'
 
 export type { StoredApiKey }
@@ -53,4 +53,43 @@ export async function issueApiKey (repository: ApiKeyRepository, request: NewApi
 export async function authenticateApiKey (repository: ApiKeyRepository, presented: string): Promise<StoredApiKey | null> {
   if (!isWellFormedApiKey(presented)) return null
   return verifyApiKey(presented, await repository.findByPrefix(apiKeyPrefix(presented)))
+}
+
+/** An api_keys row as both dialects read it. */
+export interface ApiKeyRow {
+  id: string
+  tenantId: string
+  name: string | null
+  prefix: string
+  keyHash: string
+  scopes: string
+  createdAt: number
+  revokedAt: number | null
+}
+
+export function toStoredApiKey (row: ApiKeyRow): StoredApiKey {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    name: row.name,
+    prefix: row.prefix,
+    hash: row.keyHash,
+    scopes: row.scopes.split(',').filter((scope): scope is ApiScope => isApiScope(scope)),
+    createdAt: row.createdAt,
+    revokedAt: row.revokedAt
+  }
+}
+
+/** The values both dialects write for a key. */
+export function apiKeyValues (key: StoredApiKey): ApiKeyRow {
+  return {
+    id: key.id,
+    tenantId: key.tenantId,
+    name: key.name,
+    prefix: key.prefix,
+    keyHash: key.hash,
+    scopes: key.scopes.join(','),
+    createdAt: key.createdAt,
+    revokedAt: key.revokedAt
+  }
 }

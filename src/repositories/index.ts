@@ -4,14 +4,23 @@ import type { ApiKeyRepository } from './api-keys.js'
 import { SqliteFailureRepository } from './sqlite.js'
 import { SqliteApiKeyRepository } from './api-keys.sqlite.js'
 
-/** Opens the store DATABASE_URL names, migrated and ready. */
-export async function openRepository (target: DatabaseTarget): Promise<FailureRepository> {
-  if (target.dialect === 'sqlite') return SqliteFailureRepository.open(target.path)
-  throw new Error('PostgreSQL is not supported yet')
+export interface RepositoryOptions {
+  /** Most connections to PostgreSQL (DATABASE_POOL_SIZE). */
+  poolSize: number
 }
 
-/** Opens the API-key store of the same database (its own connection). */
-export async function openApiKeyRepository (target: DatabaseTarget): Promise<ApiKeyRepository> {
+/** Opens the store DATABASE_URL names, migrated and ready. */
+export async function openRepository (target: DatabaseTarget, options: RepositoryOptions): Promise<FailureRepository> {
+  if (target.dialect === 'sqlite') return SqliteFailureRepository.open(target.path)
+  // Loaded on demand: an instance on SQLite never loads the PostgreSQL driver.
+  const { PostgresFailureRepository } = await import('./postgres.js')
+  return await PostgresFailureRepository.open({ url: target.url, poolSize: options.poolSize })
+}
+
+/** Opens the API-key store of the same database (its own connection or pool). */
+export async function openApiKeyRepository (target: DatabaseTarget, options: RepositoryOptions): Promise<ApiKeyRepository> {
   if (target.dialect === 'sqlite') return SqliteApiKeyRepository.open(target.path)
-  throw new Error('PostgreSQL is not supported yet')
+  const { PostgresApiKeyRepository } = await import('./api-keys.postgres.js')
+  // Key lookups are short and few: a small share of the pool is enough.
+  return await PostgresApiKeyRepository.open({ url: target.url, poolSize: Math.max(1, Math.ceil(options.poolSize / 4)) })
 }

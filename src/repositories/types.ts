@@ -28,6 +28,18 @@ export class EventConflictError extends Error {
   }
 }
 
+/**
+ * The store cannot be reached (down, restarting, failing over, out of connections). The
+ * request may succeed when retried later; HTTP answers 503 with retry-after.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError'
+  readonly statusCode = 503
+  constructor (cause: unknown) {
+    super('the database is unavailable', { cause })
+  }
+}
+
 export interface BatchRecord {
   batchId: string
   firstEventAt: number

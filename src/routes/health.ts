@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { PROBLEM_TYPES, sendProblem } from '../plugins/problems.js'
+import { PROBLEM_TYPES, RETRY_AFTER_SECONDS, sendProblem } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
@@ -34,7 +34,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         title: 'Not ready',
         status: 503,
         detail: state.reachable ? 'the database is not fully migrated' : 'the database is unreachable'
-      }, { 'retry-after': '5' })
+      }, { 'retry-after': String(RETRY_AFTER_SECONDS) })
     }
     return { status: 'ready' as const, database: { dialect: app.failures.dialect, reachable: true, migrated: true } }
   })

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import type { Test } from 'tap'
 import type { Static } from 'typebox'
 import type { ErrorReportSchema } from '../../src/schemas/batches.js'
@@ -31,9 +33,66 @@ export interface TestApp {
   inject: (options: TestInjectOptions) => Promise<LightMyRequestResponse>
 }
 
-/** Opens a fresh, migrated, empty store for one test. */
+/** The PostgreSQL the suite runs on, or undefined: then it runs on SQLite. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL === '' ? undefined : process.env.TEST_DATABASE_URL
+
+/** Runs one statement on its own short-lived connection (schema setup and teardown). */
+export async function adminQuery (url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+export interface TestSchema {
+  name: string
+  drop: () => Promise<void>
+}
+
+/** A new, empty PostgreSQL schema with a random name. */
+export async function createTestSchema (url: string): Promise<TestSchema> {
+  const name = `test_${randomBytes(8).toString('hex')}`
+  await adminQuery(url, `create schema "${name}"`)
+  return { name, drop: async () => { await adminQuery(url, `drop schema if exists "${name}" cascade`) } }
+}
+
+/**
+ * Opens a fresh, migrated, empty store for one test: an in-memory SQLite database, or, when
+ * TEST_DATABASE_URL is set, a PostgreSQL schema of its own (tables and migration journal both),
+ * dropped when the repository is closed.
+ */
 export async function freshRepository (): Promise<FailureRepository> {
-  return SqliteFailureRepository.open(':memory:')
+  return (await freshStores()).repository
+}
+
+/**
+ * A fresh failure store and API-key store on the same database (see freshRepository).
+ * Closing the failure store closes the key store too, before its schema is dropped.
+ */
+export async function freshStores (): Promise<{ repository: FailureRepository, apiKeys: ApiKeyRepository }> {
+  if (TEST_DATABASE_URL === undefined) {
+    return { repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:') }
+  }
+  const url = TEST_DATABASE_URL
+  const schema = await createTestSchema(url)
+  const { PostgresFailureRepository } = await import('../../src/repositories/postgres.js')
+  const { PostgresApiKeyRepository } = await import('../../src/repositories/api-keys.postgres.js')
+  const repository = await PostgresFailureRepository.open({ url, poolSize: 4, schema: schema.name })
+  const apiKeys = await PostgresApiKeyRepository.open({ url, poolSize: 1, schema: schema.name })
+  const close = repository.close.bind(repository)
+  return {
+    apiKeys,
+    repository: Object.assign(repository, {
+      close: async () => {
+        await apiKeys.close()
+        await close()
+        await schema.drop()
+      }
+    })
+  }
 }
 
 /** The real app on a fresh database, closed when the test ends. */
@@ -41,8 +100,7 @@ export async function buildTestApp (t: Test, env: Record<string, string> = {}): 
   // Tests send many requests from one key: the rate limit is tested on its own.
   // Load shedding is off unless a test asks for it: a busy CI machine must not turn answers into 503s.
   const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '1000000', MAX_EVENT_LOOP_DELAY: '0', ...env })
-  const repository = await freshRepository()
-  const apiKeys = SqliteApiKeyRepository.open(':memory:')
+  const { repository, apiKeys } = await freshStores()
   const clock = new TestClock()
   const { secret: key } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'test' }, clock.now)
   const app = await buildApp(config, { repository, apiKeys, clock: clock.read, logger: false })

@@ -1,0 +1,2 @@
+ALTER TABLE "batches" ALTER COLUMN "batch_id" SET DATA TYPE text COLLATE "C";--> statement-breakpoint
+CREATE INDEX "mailboxes_last_synced_idx" ON "mailboxes" USING btree ("tenant_id","batch_id","last_synced_at","first_event_at");

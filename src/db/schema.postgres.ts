@@ -1,0 +1,103 @@
+import { bigint, bigserial, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+
+// The PostgreSQL twin of schema.sqlite.ts: same tables, columns and indexes. Times are epoch
+// milliseconds (UTC) as bigint, read back as JS numbers (safe far beyond any real date).
+// Text that reports are ordered or paged by uses the "C" collation, so PostgreSQL compares it
+// byte by byte like SQLite and like the code-unit order of report-order.ts, whatever the
+// database's default collation is.
+
+function epochMs (name: string) {
+  return bigint(name, { mode: 'number' })
+}
+// drizzle's pg-core has no column collation yet: a custom type carries it into the DDL.
+const orderedText = customType<{ data: string, driverData: string }>({ dataType: () => 'text COLLATE "C"' })
+
+export const batches = pgTable('batches', {
+  tenantId: text('tenant_id').notNull(),
+  // The batch list is ordered and paged by batch id (after last activity).
+  batchId: orderedText('batch_id').notNull(),
+  firstEventAt: epochMs('first_event_at').notNull(),
+  lastEventAt: epochMs('last_event_at').notNull(),
+  createdAt: epochMs('created_at').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId] }),
+  index('batches_last_event_idx').on(t.tenantId, t.lastEventAt)
+])
+
+export const mailboxes = pgTable('mailboxes', {
+  tenantId: text('tenant_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: orderedText('mailbox').notNull(),
+  firstEventAt: epochMs('first_event_at').notNull(),
+  lastEventAt: epochMs('last_event_at').notNull(),
+  lastSyncedAt: epochMs('last_synced_at'),
+  lastFailedAt: epochMs('last_failed_at'),
+  eventCount: integer('event_count').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] }),
+  // The stall sweep reads only the mailboxes whose last sync is old enough.
+  index('mailboxes_last_synced_idx').on(t.tenantId, t.batchId, t.lastSyncedAt, t.firstEventAt)
+])
+
+export const events = pgTable('events', {
+  // Arrival order; also the snapshot clock that keeps report cursors stable.
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  eventId: text('event_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: orderedText('mailbox').notNull(),
+  occurredAt: epochMs('occurred_at').notNull(),
+  outcome: text('outcome', { enum: ['failed', 'synced'] }).notNull(),
+  category: orderedText('category'),
+  rule: text('rule'),
+  code: text('code'),
+  message: text('message'),
+  context: text('context').notNull(),
+  contentHash: text('content_hash').notNull(),
+  receivedAt: epochMs('received_at').notNull()
+}, (t) => [
+  uniqueIndex('events_tenant_event_uq').on(t.tenantId, t.eventId),
+  index('events_mailbox_idx').on(t.tenantId, t.batchId, t.mailbox, t.occurredAt)
+])
+
+export const failures = pgTable('failures', {
+  tenantId: text('tenant_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: orderedText('mailbox').notNull(),
+  category: orderedText('category').notNull(),
+  status: text('status', { enum: ['open', 'resolved'] }).notNull(),
+  firstSeenAt: epochMs('first_seen_at').notNull(),
+  lastSeenAt: epochMs('last_seen_at').notNull(),
+  occurrences: integer('occurrences').notNull(),
+  reopenCount: integer('reopen_count').notNull(),
+  lastCode: text('last_code'),
+  lastMessage: text('last_message').notNull(),
+  rule: text('rule').notNull(),
+  resolvedAt: epochMs('resolved_at'),
+  context: text('context').notNull(),
+  // seq of the last event that changed this row (see events.seq).
+  seq: bigint('seq', { mode: 'number' }).notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox, t.category] }),
+  index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, t.lastSeenAt, t.mailbox, t.category),
+  index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt, t.mailbox, t.category),
+  index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
+])
+
+export const apiKeys = pgTable('api_keys', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  name: text('name'),
+  // The key's first characters, in clear: finds the candidate rows and names the key in lists.
+  prefix: text('prefix').notNull(),
+  // SHA-256 (hex) of the whole key; the key itself is never stored.
+  keyHash: text('key_hash').notNull(),
+  // Comma-separated scopes, as in SQLite.
+  scopes: text('scopes').notNull(),
+  createdAt: epochMs('created_at').notNull(),
+  revokedAt: epochMs('revoked_at')
+}, (t) => [
+  uniqueIndex('api_keys_hash_uq').on(t.keyHash),
+  index('api_keys_prefix_idx').on(t.prefix),
+  index('api_keys_tenant_idx').on(t.tenantId, t.createdAt)
+])

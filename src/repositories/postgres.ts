@@ -1,0 +1,406 @@
+import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/node-postgres'
+import {
+  BLOCKING_CATEGORIES, STALL_CATEGORY,
+  type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
+} from '../domain/index.js'
+import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
+import { journalLength } from '../db/migrations.js'
+import * as schema from '../db/schema.postgres.js'
+import { batches, events, failures, mailboxes } from '../db/schema.postgres.js'
+import {
+  mailboxKey, recordEvents,
+  type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
+} from './event-recorder.js'
+import { mergePage, type PositionedFailure } from './report-order.js'
+import {
+  addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded, toFailureRecord,
+  toEventPage, toLifecycleEvent, toMailboxState, toSummary
+} from './stored-rows.js'
+import {
+  StoreUnavailableError,
+  type BatchPage, type BatchPosition, type BatchRecord, type BatchSummary, type ClassifiedEvent, type EventPage,
+  type EventPosition, type FailurePage, type FailurePageRequest, type FailureRepository,
+  type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult
+} from './types.js'
+
+type PostgresTx = Parameters<Parameters<PostgresDb['transaction']>[0]>[0]
+type TransactionConfig = Parameters<PostgresDb['transaction']>[1]
+
+// Error codes that mean "the database is not there right now", not "this request is wrong":
+// socket errors, SQLSTATE class 08 (connection exception), server shutting down or starting,
+// too many connections.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  '57P01', '57P02', '57P03', '53300'
+])
+// node-postgres reports a dropped or timed-out connection with a message and no code.
+const UNAVAILABLE_MESSAGES = /connection terminated|connection error|timeout exceeded when trying to connect|client has encountered a connection error|cannot use a pool after calling end/i
+
+// Deadlock and serialization failures: the transaction was rolled back and may simply be rerun.
+const RETRYABLE_CODES = new Set(['40P01', '40001'])
+const ATTEMPTS = 3
+
+/** The error and its causes (drizzle wraps driver errors in a DrizzleQueryError). */
+function * causes (error: unknown): Generator<Error & { code?: unknown }> {
+  let current = error
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    yield current
+    current = current.cause
+  }
+}
+
+export function isUnavailable (error: unknown): boolean {
+  for (const cause of causes(error)) {
+    if (cause instanceof StoreUnavailableError) return true
+    const code = typeof cause.code === 'string' ? cause.code : ''
+    if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_MESSAGES.test(cause.message)) return true
+  }
+  return false
+}
+
+function isRetryable (error: unknown): boolean {
+  for (const cause of causes(error)) if (typeof cause.code === 'string' && RETRYABLE_CODES.has(cause.code)) return true
+  return false
+}
+
+export async function guarded<T> (work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    throw isUnavailable(error) ? new StoreUnavailableError(error) : error
+  }
+}
+
+/**
+ * A transaction on a connection of its own. Unlike drizzle's pool transaction, the
+ * connection is released even when `begin` fails, and released as broken (so the pool
+ * drops it) when the connection failed: an outage never leaks a pool slot.
+ */
+async function inTransaction<T> (db: PostgresDb, work: (tx: PostgresTx) => Promise<T>, config?: TransactionConfig): Promise<T> {
+  const client = await db.$client.connect()
+  let broken: Error | undefined
+  try {
+    return await drizzle({ client, schema }).transaction(work, config)
+  } catch (error) {
+    if (isUnavailable(error)) broken = error as Error
+    throw error
+  } finally {
+    client.release(broken)
+  }
+}
+
+class PostgresRecordingTx implements RecordingTx {
+  constructor (private readonly tx: PostgresTx) {}
+
+  async insertEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<Array<number | null>> {
+    const seqById = new Map<string, number>()
+    const { fresh, isFirst } = firstCopies(batch)
+    for (const part of chunks(fresh)) {
+      const rows = await this.tx.insert(events).values(part.map((event) => eventValues(tenantId, event, receivedAt)))
+        .onConflictDoNothing().returning({ eventId: events.eventId, seq: events.seq })
+      for (const row of rows) seqById.set(row.eventId, row.seq)
+    }
+    return batch.map((event, index) => isFirst(index) ? (seqById.get(event.id) ?? null) : null)
+  }
+
+  async findEvents (tenantId: string, eventIds: string[]): Promise<Map<string, StoredEventFingerprint>> {
+    const found = new Map<string, StoredEventFingerprint>()
+    for (const part of chunks([...new Set(eventIds)])) {
+      const rows = await this.tx.select({
+        eventId: events.eventId,
+        contentHash: events.contentHash,
+        batchId: events.batchId,
+        mailbox: events.mailbox,
+        category: events.category,
+        rule: events.rule
+      }).from(events).where(and(eq(events.tenantId, tenantId), inArray(events.eventId, part)))
+      for (const row of rows) found.set(row.eventId, { ...row, category: row.category as StoredEventFingerprint['category'] })
+    }
+    return found
+  }
+
+  // The mailboxes were locked when the transaction began (see recordEvents below).
+  async loadMailboxes (tenantId: string, keys: MailboxKey[]): Promise<Map<string, MailboxState>> {
+    const states = new Map<string, MailboxState>()
+    for (const [batchId, names] of mailboxesByBatch(keys)) {
+      for (const part of chunks(names)) {
+        const boxes = await this.tx.select().from(mailboxes).where(and(
+          eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part)
+        ))
+        for (const box of boxes) states.set(mailboxKey(box), toMailboxState(box))
+        const rows = await this.tx.select().from(failures).where(and(
+          eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, part)
+        ))
+        for (const row of rows) {
+          const { batchId: _batch, mailbox: _mailbox, ...failure } = toFailureRecord(row)
+          states.get(mailboxKey(row))?.failures.push(failure)
+        }
+      }
+    }
+    return states
+  }
+
+  async loadHistory (tenantId: string, key: MailboxKey): Promise<LifecycleEvent[]> {
+    const rows = await this.tx.select().from(events).where(and(
+      eq(events.tenantId, tenantId), eq(events.batchId, key.batchId), eq(events.mailbox, key.mailbox)
+    ))
+    return rows.map(toLifecycleEvent)
+  }
+
+  async saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void> {
+    for (const part of chunks(writes)) {
+      await this.tx.insert(mailboxes).values(part.map((write) => mailboxValues(tenantId, write))).onConflictDoUpdate({
+        target: [mailboxes.tenantId, mailboxes.batchId, mailboxes.mailbox],
+        set: takeExcluded(mailboxes, ['tenantId', 'batchId', 'mailbox'])
+      })
+    }
+    for (const part of chunks(failureValues(tenantId, writes), 200)) {
+      await this.tx.insert(failures).values(part).onConflictDoUpdate({
+        target: [failures.tenantId, failures.batchId, failures.mailbox, failures.category],
+        set: takeExcluded(failures, ['tenantId', 'batchId', 'mailbox', 'category'])
+      })
+    }
+  }
+
+  async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
+    // One statement, rows in key order: concurrent writers lock batch rows in the same order.
+    const rows = [...touched].sort((a, b) => a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0)
+    await this.tx.insert(batches).values(rows.map((batch) => ({ tenantId, ...batch, createdAt: receivedAt }))).onConflictDoUpdate({
+      target: [batches.tenantId, batches.batchId],
+      set: {
+        firstEventAt: sql`least(${batches.firstEventAt}, excluded.first_event_at)`,
+        lastEventAt: sql`greatest(${batches.lastEventAt}, excluded.last_event_at)`
+      }
+    })
+  }
+}
+
+/**
+ * Locks every mailbox the events touch until the transaction ends, in one order (by lock
+ * key) so that two writers never wait on each other crosswise. Collisions of the 64-bit hash
+ * only make two unrelated mailboxes take turns.
+ */
+async function lockMailboxes (tx: PostgresTx, tenantId: string, batch: ClassifiedEvent[]): Promise<void> {
+  const keys = [...new Set(batch.map((event) => `${tenantId}\n${event.batchId}\n${event.mailbox}`))]
+  await tx.execute(sql`select pg_advisory_xact_lock(key) from (
+    select distinct hashtextextended(name, 0) as key from unnest(${sql.param(keys)}::text[]) as name order by key
+  ) as locks`)
+}
+
+export interface PostgresRepositoryOptions extends PostgresOptions {
+  url: string
+}
+
+export class PostgresFailureRepository implements FailureRepository {
+  readonly dialect = 'postgres' as const
+
+  private constructor (private readonly db: PostgresDb, private readonly migrationsSchema: string) {}
+
+  /** Connects, applies pending migrations (one instance at a time) and returns the repository. */
+  static async open (options: PostgresRepositoryOptions): Promise<PostgresFailureRepository> {
+    const { db, migrationsSchema } = await openPostgres(options.url, options)
+    return new PostgresFailureRepository(db, migrationsSchema)
+  }
+
+  async recordEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<RecordResult> {
+    return await guarded(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await inTransaction(this.db, async (tx) => {
+            // Shared: writers run side by side; currentSeq takes it exclusively (see there).
+            await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
+            await lockMailboxes(tx, tenantId, batch)
+            return await recordEvents(new PostgresRecordingTx(tx), tenantId, batch, receivedAt)
+          })
+        } catch (error) {
+          if (attempt >= ATTEMPTS || !isRetryable(error)) throw error
+        }
+      }
+    })
+  }
+
+  async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
+    return await guarded(async () => {
+      const [row] = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+        .from(batches).where(and(eq(batches.tenantId, tenantId), eq(batches.batchId, batchId)))
+      return row ?? null
+    })
+  }
+
+  async summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary> {
+    return await guarded(async () => {
+      const open = and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'))
+      return await inTransaction(this.db, async (tx) => {
+        const rows = await tx.select({ category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
+          .from(failures).where(open).groupBy(failures.category)
+        const [failing] = await tx.select({ count: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number) })
+          .from(failures).where(open)
+        return toSummary(rows, failing?.count ?? 0)
+      }, { isolationLevel: 'repeatable read', accessMode: 'read only' })
+    })
+  }
+
+  /**
+   * Sequence values are taken in insert order but committed in any order, so the highest
+   * visible seq may sit above one still uncommitted. Taking the gate exclusively waits for
+   * the writers in flight (each holds it shared) and reads max(seq) when none is: every seq
+   * at or below it is then committed, and every later one is higher.
+   */
+  async currentSeq (): Promise<number> {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
+      const [row] = await tx.select({ seq: sql<number>`coalesce(max(${events.seq}), 0)`.mapWith(Number) }).from(events)
+      return row?.seq ?? 0
+    }))
+  }
+
+  async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
+    const { filter, after, snapshotSeq, limit } = request
+    const base = filterConditions(failures, tenantId, batchId, filter)
+    // Both reads see one snapshot, or a row committed between them could show up twice.
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
+      const unchanged = (await tx.select().from(failures)
+        .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(failures, after)])))
+        .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
+        .limit(limit + 1)).map(toFailureRecord)
+      const moved: PositionedFailure[] = []
+      for (const row of await tx.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
+        .where(and(...base, gt(failures.seq, snapshotSeq)))) {
+        if (row.snapshotLastSeen === null) continue
+        const failure = toFailureRecord(row.row)
+        moved.push({ failure, position: { lastSeenAt: row.snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
+      }
+      return mergePage(unchanged, moved, after, limit)
+    }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
+  }
+
+  /**
+   * The sweep's write is one INSERT ... SELECT ... ON CONFLICT statement (see stallUpsert).
+   * Before it, the transaction takes the advisory locks of the mailboxes it would stall, in
+   * the order recordEvents takes them: a writer that already loaded such a mailbox finishes
+   * first, and one that comes later loads the stall, so none overwrites or misses it. The
+   * statement then only touches the mailboxes locked (READ COMMITTED: it sees what committed
+   * while it waited, so it rechecks each one).
+   */
+  async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
+    if (batchIds.length === 0) return
+    await guarded(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await inTransaction(this.db, async (tx) => {
+            const locked = await tx.execute<{ batch_id: string, mailbox: string }>(sql`select pg_advisory_xact_lock(key), batch_id, mailbox from (
+              select m.batch_id, m.mailbox, hashtextextended(m.tenant_id || E'\n' || m.batch_id || E'\n' || m.mailbox, 0) as key
+              from mailboxes m where ${stalledMailboxes(tenantId, batchIds, detection)} order by key
+            ) as candidates`)
+            if (locked.rows.length === 0) return
+            await tx.execute(stallUpsert(detection, sql`${stalledMailboxes(tenantId, batchIds, detection)}
+              and (m.batch_id, m.mailbox) in (select * from unnest(${sql.param(locked.rows.map((row) => row.batch_id))}::text[],
+                ${sql.param(locked.rows.map((row) => row.mailbox))}::text[]))`))
+          })
+          return
+        } catch (error) {
+          if (attempt >= ATTEMPTS || !isRetryable(error)) throw error
+        }
+      }
+    })
+  }
+
+  async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
+    return await guarded(async () => {
+      const rows = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+        .from(batches)
+        .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
+        .orderBy(desc(batches.lastEventAt), asc(batches.batchId))
+        .limit(limit + 1)
+      return pageOf(rows, limit, (last) => ({ lastEventAt: last.lastEventAt, batchId: last.batchId }))
+    })
+  }
+
+  async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+    const counts = new Map<string, BatchCounts>()
+    if (batchIds.length === 0) return counts
+    // The three reads see one snapshot, so the counts agree with each other.
+    return await guarded(async () => await inTransaction(this.db, async (tx) => {
+      for (const part of chunks(batchIds)) {
+        const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
+          .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
+          .groupBy(mailboxes.batchId)
+        const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
+        const mailboxRows = await tx.select({
+          batchId: failures.batchId,
+          withOpen: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number),
+          blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`.mapWith(Number),
+          stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`.mapWith(Number)
+        }).from(failures).where(open).groupBy(failures.batchId)
+        const categoryRows = await tx.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
+          .from(failures).where(open).groupBy(failures.batchId, failures.category)
+        addBatchCounts(counts, seen, mailboxRows, categoryRows)
+      }
+      return counts
+    }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
+  }
+
+  async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
+    const heldUpSince = sql<number>`case when ${mailboxes.lastSyncedAt} > ${failures.firstSeenAt}
+      then ${mailboxes.lastSyncedAt} else ${failures.firstSeenAt} end`.mapWith(Number)
+    return await guarded(async () => {
+      const [row] = await this.db.select({ row: failures, heldUpSince }).from(failures)
+        .innerJoin(mailboxes, and(eq(mailboxes.tenantId, failures.tenantId), eq(mailboxes.batchId, failures.batchId), eq(mailboxes.mailbox, failures.mailbox)))
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
+          inArray(failures.category, [...BLOCKING_CATEGORIES])))
+        .orderBy(asc(heldUpSince), asc(failures.mailbox), asc(failures.category))
+        .limit(1)
+      return row === undefined ? null : { failure: toFailureRecord(row.row), heldUpSince: row.heldUpSince }
+    })
+  }
+
+  async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
+    return await guarded(async () => {
+      const [row] = await this.db.select().from(mailboxes)
+        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox)))
+      if (row === undefined) return null
+      const { tenantId: _tenant, ...record } = row
+      return record
+    })
+  }
+
+  async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
+    return await guarded(async () => {
+      const rows = await this.db.select().from(events)
+        .where(and(...historyConditions(events, tenantId, batchId, mailbox, after)))
+        .orderBy(desc(events.occurredAt), desc(events.seq))
+        .limit(limit + 1)
+      return toEventPage(rows, limit)
+    })
+  }
+
+  async listMailboxesWithOpenFailures (
+    tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number
+  ): Promise<string[]> {
+    if (categories.length === 0) return []
+    return await guarded(async () => {
+      const rows = await this.db.selectDistinct({ mailbox: failures.mailbox }).from(failures)
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
+          inArray(failures.category, categories), ...(after === null ? [] : [gt(failures.mailbox, after)])))
+        .orderBy(asc(failures.mailbox)).limit(limit)
+      return rows.map((row) => row.mailbox)
+    })
+  }
+
+  async readiness (): Promise<ReadinessState> {
+    try {
+      const [row] = await this.db.select({ n: sql<number>`count(*)`.mapWith(Number) })
+        .from(sql.raw(`${quoteIdentifier(this.migrationsSchema)}."__drizzle_migrations"`))
+      return readinessFrom(row?.n ?? 0, journalLength('postgres'))
+    } catch (error) {
+      if (isUnavailable(error)) return { reachable: false, migrated: false, detail: 'the database is unreachable' }
+      return { reachable: true, migrated: false, detail: 'the migration journal cannot be read' }
+    }
+  }
+
+  async close (): Promise<void> {
+    if (!this.db.$client.ended) await this.db.$client.end()
+  }
+}

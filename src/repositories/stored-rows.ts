@@ -1,0 +1,334 @@
+import { and, eq, getTableColumns, gt, gte, inArray, lt, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
+import {
+  STALL_CATEGORY,
+  type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState, type StallDetection
+} from '../domain/index.js'
+import type { MailboxKey, MailboxWrite } from './event-recorder.js'
+import type {
+  BatchCounts, BatchPosition, BatchSummary, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, ReadinessState, ReportPosition
+} from './types.js'
+
+// What both dialects store and read the same way: row shapes, the values written, the report
+// filters and order. The dialect modules keep only what truly differs (driver calls, locking).
+
+/** Keeps each statement well under the drivers' bound-parameter limits. */
+export const CHUNK = 400
+
+export function chunks<T> (items: T[], size = CHUNK): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** A failures row as both dialects read it: the state, with category and context as text. */
+export type StoredFailureRow = Omit<FailureState, 'category' | 'context'> & {
+  batchId: string
+  mailbox: string
+  category: string
+  context: string
+}
+
+export function toFailureRecord (row: StoredFailureRow): FailureRecord {
+  return {
+    batchId: row.batchId,
+    mailbox: row.mailbox,
+    category: row.category as CategoryId,
+    status: row.status,
+    firstSeenAt: row.firstSeenAt,
+    lastSeenAt: row.lastSeenAt,
+    occurrences: row.occurrences,
+    reopenCount: row.reopenCount,
+    lastCode: row.lastCode,
+    lastMessage: row.lastMessage,
+    rule: row.rule,
+    resolvedAt: row.resolvedAt,
+    context: JSON.parse(row.context) as EventContext,
+    seq: row.seq
+  }
+}
+
+export interface StoredEventRow {
+  seq: number
+  occurredAt: number
+  outcome: 'failed' | 'synced'
+  category: string | null
+  rule: string | null
+  code: string | null
+  message: string | null
+  context: string
+}
+
+export function toLifecycleEvent (row: StoredEventRow): LifecycleEvent {
+  return {
+    seq: row.seq,
+    occurredAt: row.occurredAt,
+    outcome: row.outcome,
+    category: row.category as CategoryId | null,
+    rule: row.rule,
+    code: row.code,
+    message: row.message,
+    context: JSON.parse(row.context) as EventContext
+  }
+}
+
+export interface StoredMailboxRow {
+  firstEventAt: number
+  lastEventAt: number
+  lastSyncedAt: number | null
+  lastFailedAt: number | null
+  eventCount: number
+}
+
+export function toMailboxState (row: StoredMailboxRow): MailboxState {
+  return {
+    firstEventAt: row.firstEventAt,
+    lastEventAt: row.lastEventAt,
+    lastSyncedAt: row.lastSyncedAt,
+    lastFailedAt: row.lastFailedAt,
+    eventCount: row.eventCount,
+    failures: []
+  }
+}
+
+/**
+ * A repeated id inside one request is stored once (its first copy); the later copies count
+ * as retries. Returns the index of each id's first copy.
+ */
+export function firstCopies (batch: ClassifiedEvent[]): { fresh: ClassifiedEvent[], isFirst: (index: number) => boolean } {
+  const firstIndex = new Map<string, number>()
+  batch.forEach((event, index) => { if (!firstIndex.has(event.id)) firstIndex.set(event.id, index) })
+  return {
+    fresh: batch.filter((event, index) => firstIndex.get(event.id) === index),
+    isFirst: (index) => firstIndex.get(batch[index].id) === index
+  }
+}
+
+export function eventValues (tenantId: string, event: ClassifiedEvent, receivedAt: number) {
+  return {
+    tenantId,
+    eventId: event.id,
+    batchId: event.batchId,
+    mailbox: event.mailbox,
+    occurredAt: event.occurredAt,
+    outcome: event.outcome,
+    category: event.category,
+    rule: event.rule,
+    code: event.failure?.code ?? null,
+    message: event.failure?.message ?? null,
+    context: JSON.stringify(event.context),
+    contentHash: event.contentHash,
+    receivedAt
+  }
+}
+
+export function mailboxValues (tenantId: string, { batchId, mailbox, state }: MailboxWrite) {
+  return {
+    tenantId,
+    batchId,
+    mailbox,
+    firstEventAt: state.firstEventAt,
+    lastEventAt: state.lastEventAt,
+    lastSyncedAt: state.lastSyncedAt,
+    lastFailedAt: state.lastFailedAt,
+    eventCount: state.eventCount
+  }
+}
+
+export function failureValues (tenantId: string, writes: MailboxWrite[]) {
+  return writes.flatMap(({ batchId, mailbox, changed }) => changed.map((failure) => ({
+    tenantId,
+    batchId,
+    mailbox,
+    ...failure,
+    context: JSON.stringify(failure.context)
+  })))
+}
+
+/** The `set` of an upsert that overwrites every column but the key with the proposed row. */
+export function takeExcluded<T extends Table> (table: T, key: Array<keyof T['_']['columns']>): Partial<Record<keyof T['_']['columns'], SQL>> {
+  return Object.fromEntries(Object.entries<AnyColumn>(getTableColumns(table))
+    .filter(([name]) => !key.includes(name))
+    .map(([name, column]) => [name, sql.raw(`excluded."${column.name}"`)])) as Partial<Record<keyof T['_']['columns'], SQL>>
+}
+
+/** Mailbox names grouped by batch, so a load is one `in` list per batch. */
+export function mailboxesByBatch (keys: MailboxKey[]): Map<string, string[]> {
+  const byBatch = new Map<string, string[]>()
+  for (const key of keys) byBatch.set(key.batchId, [...(byBatch.get(key.batchId) ?? []), key.mailbox])
+  return byBatch
+}
+
+/** The failures table's columns that reports filter and order by, in either dialect. */
+export interface ReportColumns {
+  tenantId: AnyColumn
+  batchId: AnyColumn
+  mailbox: AnyColumn
+  category: AnyColumn
+  status: AnyColumn
+  lastSeenAt: AnyColumn
+}
+
+export function filterConditions (columns: ReportColumns, tenantId: string, batchId: string, filter: FailureFilter): SQL[] {
+  const conditions: SQL[] = [eq(columns.tenantId, tenantId), eq(columns.batchId, batchId)]
+  if (filter.status !== 'all') conditions.push(eq(columns.status, filter.status))
+  if (filter.categories.length > 0) conditions.push(inArray(columns.category, filter.categories))
+  if (filter.mailbox !== null) conditions.push(eq(columns.mailbox, filter.mailbox))
+  if (filter.since !== null) conditions.push(gte(columns.lastSeenAt, filter.since))
+  if (filter.until !== null) conditions.push(lt(columns.lastSeenAt, filter.until))
+  return conditions
+}
+
+/** Rows strictly after `after` in report order (lastSeenAt desc, mailbox, category). */
+export function afterPosition (columns: ReportColumns, after: ReportPosition): SQL {
+  return or(
+    lt(columns.lastSeenAt, after.lastSeenAt),
+    and(eq(columns.lastSeenAt, after.lastSeenAt), or(
+      gt(columns.mailbox, after.mailbox),
+      and(eq(columns.mailbox, after.mailbox), gt(columns.category, after.category))
+    ))
+  ) as SQL
+}
+
+/**
+ * For a failures row changed after the snapshot: the place it had then, i.e. the latest
+ * failed event of its own that the snapshot already held (null when it held none).
+ * Qualified by hand: drizzle leaves columns unqualified here, which would bind them to e.
+ */
+export function snapshotLastSeen (snapshotSeq: number): SQL<number | null> {
+  return sql<number | null>`(select max(e.occurred_at) from events e
+    where e.tenant_id = failures.tenant_id and e.batch_id = failures.batch_id and e.mailbox = failures.mailbox
+      and e.category = failures.category and e.outcome = 'failed' and e.seq <= ${snapshotSeq})`.mapWith(Number)
+}
+
+/** A batch summary from the open-failure count per category. */
+export function toSummary (rows: Array<{ category: string, count: number }>, mailboxesFailing: number): BatchSummary {
+  const byCategory: BatchSummary['byCategory'] = {}
+  let openFailures = 0
+  for (const row of rows) {
+    byCategory[row.category as CategoryId] = row.count
+    openFailures += row.count
+  }
+  return { openFailures, mailboxesFailing, byCategory }
+}
+
+/** Readiness from the number of migrations the store has applied. */
+export function readinessFrom (applied: number, expected: number): ReadinessState {
+  return applied >= expected
+    ? { reachable: true, migrated: true }
+    : { reachable: true, migrated: false, detail: `${applied} of ${expected} migrations applied` }
+}
+
+/** The batches table's columns that the batch list orders and pages by, in either dialect. */
+export interface BatchListColumns {
+  batchId: AnyColumn
+  lastEventAt: AnyColumn
+}
+
+/** Batches strictly after `after` in list order (lastEventAt desc, then batchId). */
+export function afterBatch (columns: BatchListColumns, after: BatchPosition): SQL {
+  return or(
+    lt(columns.lastEventAt, after.lastEventAt),
+    and(eq(columns.lastEventAt, after.lastEventAt), gt(columns.batchId, after.batchId))
+  ) as SQL
+}
+
+/** The events table's columns that a mailbox history selects, orders and pages by, in either dialect. */
+export interface EventHistoryColumns {
+  tenantId: AnyColumn
+  batchId: AnyColumn
+  mailbox: AnyColumn
+  occurredAt: AnyColumn
+  seq: AnyColumn
+}
+
+/** A mailbox's events strictly after `after` in history order (occurredAt desc, then seq desc). */
+export function historyConditions (
+  columns: EventHistoryColumns, tenantId: string, batchId: string, mailbox: string, after: EventPosition | null
+): SQL[] {
+  const conditions: SQL[] = [eq(columns.tenantId, tenantId), eq(columns.batchId, batchId), eq(columns.mailbox, mailbox)]
+  if (after !== null) {
+    conditions.push(or(
+      lt(columns.occurredAt, after.occurredAt),
+      and(eq(columns.occurredAt, after.occurredAt), lt(columns.seq, after.seq))
+    ) as SQL)
+  }
+  return conditions
+}
+
+/** A history page from up to `limit + 1` events rows in history order. */
+export function toEventPage (rows: Array<StoredEventRow & { eventId: string, receivedAt: number }>, limit: number): EventPage {
+  const records: EventRecord[] = rows.map((row) => ({ ...toLifecycleEvent(row), id: row.eventId, receivedAt: row.receivedAt }))
+  return pageOf(records, limit, (last) => ({ occurredAt: last.occurredAt, seq: last.seq }))
+}
+
+/** A page from `limit + 1` rows: the first `limit`, and where the next page starts if there is one. */
+export function pageOf<T, P> (rows: T[], limit: number, position: (last: T) => P): { items: T[], next: P | null } {
+  const items = rows.slice(0, limit)
+  return { items, next: rows.length > limit ? position(items[items.length - 1]) : null }
+}
+
+/**
+ * Conditions on `mailboxes m`: the mailboxes of these batches that `detection` finds stalled
+ * and that have no open failure of a blocking category (an open stall is one).
+ */
+export function stalledMailboxes (tenantId: string, batchIds: string[], detection: StallDetection): SQL {
+  const { cutoff, blockingCategories } = detection
+  return sql`m.tenant_id = ${tenantId} and m.batch_id in ${batchIds}
+    and (m.last_synced_at < ${cutoff} or (m.last_synced_at is null and m.first_event_at < ${cutoff}))
+    and not exists (select 1 from failures f
+      where f.tenant_id = m.tenant_id and f.batch_id = m.batch_id and f.mailbox = m.mailbox
+        and f.status = 'open' and f.category in ${[...blockingCategories]})`
+}
+
+/**
+ * The stall sweep as one statement, so the check (no open blocking failure) and the write
+ * are atomic: opens a sync_stalled failure on each mailbox `m` that `candidates` selects,
+ * reopens a resolved one and leaves an open one alone. The values follow from stored data,
+ * so concurrent sweeps write the same row, once.
+ */
+export function stallUpsert (detection: StallDetection, candidates: SQL): SQL {
+  const { stallAfterMs, rule, message } = detection
+  return sql`insert into failures (tenant_id, batch_id, mailbox, category, status, first_seen_at,
+      last_seen_at, occurrences, reopen_count, last_code, last_message, rule, resolved_at, context, seq)
+    select m.tenant_id, m.batch_id, m.mailbox, ${STALL_CATEGORY}, 'open',
+      coalesce(m.last_synced_at, m.first_event_at), coalesce(m.last_synced_at, m.first_event_at) + ${stallAfterMs},
+      1, 0, null, ${message}, ${rule}, null,
+      coalesce((select e.context from events e
+        where e.tenant_id = m.tenant_id and e.batch_id = m.batch_id and e.mailbox = m.mailbox
+        order by e.occurred_at desc, e.seq desc limit 1), '{}'),
+      (select coalesce(max(e.seq), 0) from events e)
+    from mailboxes m
+    where ${candidates}
+    on conflict (tenant_id, batch_id, mailbox, category) do update set
+      status = 'open', last_seen_at = excluded.last_seen_at, occurrences = failures.occurrences + 1,
+      reopen_count = failures.reopen_count + 1, last_code = null, last_message = excluded.last_message,
+      rule = excluded.rule, resolved_at = null, context = excluded.context, seq = excluded.seq
+    where failures.status = 'resolved'`
+}
+
+/** Adds one chunk of batches to `counts` from the three count queries both dialects run. */
+export function addBatchCounts (
+  counts: Map<string, BatchCounts>,
+  seen: Array<{ batchId: string, count: number }>,
+  mailboxRows: Array<{ batchId: string, withOpen: number, blocked: number, stalled: number }>,
+  categoryRows: Array<{ batchId: string, category: string, count: number }>
+): void {
+  for (const row of seen) {
+    counts.set(row.batchId, {
+      mailboxesSeen: row.count, mailboxesWithOpenFailures: 0, mailboxesBlocked: 0, mailboxesStalled: 0, openFailures: 0, byCategory: {}
+    })
+  }
+  for (const row of mailboxRows) {
+    const batch = counts.get(row.batchId)
+    if (batch === undefined) continue
+    batch.mailboxesWithOpenFailures = row.withOpen
+    batch.mailboxesBlocked = row.blocked
+    batch.mailboxesStalled = row.stalled
+  }
+  for (const row of categoryRows) {
+    const batch = counts.get(row.batchId)
+    if (batch === undefined) continue
+    batch.byCategory[row.category as CategoryId] = row.count
+    batch.openFailures += row.count
+  }
+}
