@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
 import {
   BLOCKING_CATEGORIES, STALL_CATEGORY,
@@ -13,8 +14,9 @@ import {
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  mailboxesByBatch, mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded,
-  toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState
+  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert,
+  toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
+  type StoredEventRow, type StoredFailureRow, type StoredMailboxRow
 } from './stored-rows.js'
 import type {
   BatchPage, BatchPosition, BatchRecord, BatchSummary, ClassifiedEvent, EventPage, EventPosition,
@@ -31,95 +33,161 @@ class WriteQueue {
   }
 }
 
+type Statement = Database.Statement
+
+/**
+ * Remembers read results until this connection changes any row. One instance owns a SQLite
+ * file and every write to it goes through this connection, so `total_changes()` moving is
+ * exactly "the answer may have changed": whole-batch counts need not be recounted per read.
+ */
+class ChangeMemo {
+  private readonly changes: Statement
+  private readonly entries = new Map<string, { changes: number, value: unknown }>()
+
+  constructor (client: Database.Database) {
+    this.changes = client.prepare('select total_changes() as n').pluck()
+  }
+
+  current (): number {
+    return this.changes.get() as number
+  }
+
+  get<T> (key: string, compute: () => T): T {
+    const changes = this.current()
+    const entry = this.entries.get(key)
+    if (entry !== undefined && entry.changes === changes) return entry.value as T
+    const value = compute()
+    // Keep the memo bounded; batches read once are cheap to recount.
+    if (this.entries.size >= 10_000) this.entries.clear()
+    this.entries.set(key, { changes: this.current(), value })
+    return value
+  }
+}
+
+// Column lists in the shapes stored-rows.ts maps (camelCase), for the hand-prepared statements.
+const FAILURE_COLUMNS = `tenant_id as tenantId, batch_id as batchId, mailbox, category, status,
+  first_seen_at as firstSeenAt, last_seen_at as lastSeenAt, occurrences, reopen_count as reopenCount,
+  last_code as lastCode, last_message as lastMessage, rule, resolved_at as resolvedAt, context, seq`
+const EVENT_COLUMNS = 'seq, occurred_at as occurredAt, outcome, category, rule, code, message, context'
+
+/**
+ * The write path's statements, prepared once per connection and run row by row: on the hot
+ * path, building SQL text per call (as the query builder does) cost more than running it.
+ */
+class WriteStatements {
+  readonly insertEvent: Statement
+  readonly findEvent: Statement
+  readonly findMailbox: Statement
+  readonly findFailures: Statement
+  readonly history: Statement
+  readonly upsertMailbox: Statement
+  readonly upsertFailure: Statement
+  readonly touchBatch: Statement
+
+  constructor (client: Database.Database) {
+    this.insertEvent = client.prepare(`insert into events (tenant_id, event_id, batch_id, mailbox, occurred_at, outcome,
+        category, rule, code, message, context, content_hash, received_at)
+      values (@tenantId, @eventId, @batchId, @mailbox, @occurredAt, @outcome, @category, @rule, @code, @message,
+        @context, @contentHash, @receivedAt)
+      on conflict do nothing returning seq`)
+    this.findEvent = client.prepare(`select content_hash as contentHash, batch_id as batchId, mailbox, category, rule
+      from events where tenant_id = ? and event_id = ?`)
+    this.findMailbox = client.prepare(`select first_event_at as firstEventAt, last_event_at as lastEventAt,
+        last_synced_at as lastSyncedAt, last_failed_at as lastFailedAt, event_count as eventCount
+      from mailboxes where tenant_id = ? and batch_id = ? and mailbox = ?`)
+    this.findFailures = client.prepare(`select ${FAILURE_COLUMNS} from failures where tenant_id = ? and batch_id = ? and mailbox = ?`)
+    this.history = client.prepare(`select ${EVENT_COLUMNS} from events where tenant_id = ? and batch_id = ? and mailbox = ?`)
+    this.upsertMailbox = client.prepare(`insert into mailboxes (tenant_id, batch_id, mailbox, first_event_at, last_event_at,
+        last_synced_at, last_failed_at, event_count)
+      values (@tenantId, @batchId, @mailbox, @firstEventAt, @lastEventAt, @lastSyncedAt, @lastFailedAt, @eventCount)
+      on conflict (tenant_id, batch_id, mailbox) do update set first_event_at = excluded.first_event_at,
+        last_event_at = excluded.last_event_at, last_synced_at = excluded.last_synced_at,
+        last_failed_at = excluded.last_failed_at, event_count = excluded.event_count`)
+    this.upsertFailure = client.prepare(`insert into failures (tenant_id, batch_id, mailbox, category, status, first_seen_at,
+        last_seen_at, occurrences, reopen_count, last_code, last_message, rule, resolved_at, context, seq)
+      values (@tenantId, @batchId, @mailbox, @category, @status, @firstSeenAt, @lastSeenAt, @occurrences, @reopenCount,
+        @lastCode, @lastMessage, @rule, @resolvedAt, @context, @seq)
+      on conflict (tenant_id, batch_id, mailbox, category) do update set status = excluded.status,
+        first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at, occurrences = excluded.occurrences,
+        reopen_count = excluded.reopen_count, last_code = excluded.last_code, last_message = excluded.last_message,
+        rule = excluded.rule, resolved_at = excluded.resolved_at, context = excluded.context, seq = excluded.seq`)
+    this.touchBatch = client.prepare(`insert into batches (tenant_id, batch_id, first_event_at, last_event_at, created_at)
+      values (@tenantId, @batchId, @firstEventAt, @lastEventAt, @createdAt)
+      on conflict (tenant_id, batch_id) do update set first_event_at = min(first_event_at, excluded.first_event_at),
+        last_event_at = max(last_event_at, excluded.last_event_at)`)
+  }
+}
+
 class SqliteRecordingTx implements RecordingTx {
-  constructor (private readonly db: SqliteDb) {}
+  constructor (private readonly statements: WriteStatements) {}
 
   async insertEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<Array<number | null>> {
-    const seqById = new Map<string, number>()
-    const { fresh, isFirst } = firstCopies(batch)
-    for (const part of chunks(fresh)) {
-      const rows = this.db.insert(events).values(part.map((event) => eventValues(tenantId, event, receivedAt)))
-        .onConflictDoNothing().returning({ eventId: events.eventId, seq: events.seq }).all()
-      for (const row of rows) seqById.set(row.eventId, row.seq)
-    }
-    return batch.map((event, index) => isFirst(index) ? (seqById.get(event.id) ?? null) : null)
+    const { isFirst } = firstCopies(batch)
+    return batch.map((event, index) => {
+      if (!isFirst(index)) return null
+      const row = this.statements.insertEvent.get(eventValues(tenantId, event, receivedAt)) as { seq: number } | undefined
+      return row?.seq ?? null
+    })
   }
 
   async findEvents (tenantId: string, eventIds: string[]): Promise<Map<string, StoredEventFingerprint>> {
     const found = new Map<string, StoredEventFingerprint>()
-    for (const part of chunks([...new Set(eventIds)])) {
-      const rows = this.db.select({
-        eventId: events.eventId,
-        contentHash: events.contentHash,
-        batchId: events.batchId,
-        mailbox: events.mailbox,
-        category: events.category,
-        rule: events.rule
-      }).from(events).where(and(eq(events.tenantId, tenantId), inArray(events.eventId, part))).all()
-      for (const row of rows) found.set(row.eventId, { ...row, category: row.category as CategoryId | null })
+    for (const eventId of new Set(eventIds)) {
+      const row = this.statements.findEvent.get(tenantId, eventId) as StoredEventFingerprint | undefined
+      if (row !== undefined) found.set(eventId, row)
     }
     return found
   }
 
   async loadMailboxes (tenantId: string, keys: MailboxKey[]): Promise<Map<string, MailboxState>> {
     const states = new Map<string, MailboxState>()
-    for (const [batchId, names] of mailboxesByBatch(keys)) {
-      for (const part of chunks(names)) {
-        const boxes = this.db.select().from(mailboxes).where(and(
-          eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part)
-        )).all()
-        for (const box of boxes) states.set(mailboxKey(box), toMailboxState(box))
-        const rows = this.db.select().from(failures).where(and(
-          eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, part)
-        )).all()
-        for (const row of rows) {
-          const { batchId: _batch, mailbox: _mailbox, ...failure } = toFailureRecord(row)
-          states.get(mailboxKey(row))?.failures.push(failure)
-        }
+    for (const key of keys) {
+      const id = mailboxKey(key)
+      if (states.has(id)) continue
+      const box = this.statements.findMailbox.get(tenantId, key.batchId, key.mailbox) as StoredMailboxRow | undefined
+      if (box === undefined) continue
+      const state = toMailboxState(box)
+      for (const row of this.statements.findFailures.all(tenantId, key.batchId, key.mailbox) as StoredFailureRow[]) {
+        const { batchId: _batch, mailbox: _mailbox, ...failure } = toFailureRecord(row)
+        state.failures.push(failure)
       }
+      states.set(id, state)
     }
     return states
   }
 
   async loadHistory (tenantId: string, key: MailboxKey): Promise<LifecycleEvent[]> {
-    return this.db.select().from(events).where(and(
-      eq(events.tenantId, tenantId), eq(events.batchId, key.batchId), eq(events.mailbox, key.mailbox)
-    )).all().map(toLifecycleEvent)
+    return (this.statements.history.all(tenantId, key.batchId, key.mailbox) as StoredEventRow[]).map(toLifecycleEvent)
   }
 
   async saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void> {
-    for (const part of chunks(writes)) {
-      this.db.insert(mailboxes).values(part.map((write) => mailboxValues(tenantId, write))).onConflictDoUpdate({
-        target: [mailboxes.tenantId, mailboxes.batchId, mailboxes.mailbox],
-        set: takeExcluded(mailboxes, ['tenantId', 'batchId', 'mailbox'])
-      }).run()
-    }
-    for (const part of chunks(failureValues(tenantId, writes), 200)) {
-      this.db.insert(failures).values(part).onConflictDoUpdate({
-        target: [failures.tenantId, failures.batchId, failures.mailbox, failures.category],
-        set: takeExcluded(failures, ['tenantId', 'batchId', 'mailbox', 'category'])
-      }).run()
-    }
+    for (const write of writes) this.statements.upsertMailbox.run(mailboxValues(tenantId, write))
+    for (const row of failureValues(tenantId, writes)) this.statements.upsertFailure.run(row)
   }
 
   async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
-    for (const batch of touched) {
-      this.db.insert(batches).values({ tenantId, ...batch, createdAt: receivedAt }).onConflictDoUpdate({
-        target: [batches.tenantId, batches.batchId],
-        set: {
-          firstEventAt: sql`min(${batches.firstEventAt}, excluded.first_event_at)`,
-          lastEventAt: sql`max(${batches.lastEventAt}, excluded.last_event_at)`
-        }
-      }).run()
-    }
+    for (const batch of touched) this.statements.touchBatch.run({ tenantId, ...batch, createdAt: receivedAt })
   }
 }
 
 export class SqliteFailureRepository implements FailureRepository {
   readonly dialect = 'sqlite' as const
   private readonly writes = new WriteQueue()
+  private readonly statements: WriteStatements
+  private readonly memo: ChangeMemo
+  /** Per batch: no mailbox can turn stalled while nothing changed and the cutoff stays at or below `until`. */
+  private readonly stallsQuiet = new Map<string, { changes: number, until: number }>()
+  private readonly nextSyncedStale: Statement
+  private readonly nextNeverSyncedStale: Statement
 
-  private constructor (private readonly db: SqliteDb) {}
+  private constructor (private readonly db: SqliteDb) {
+    this.statements = new WriteStatements(db.$client)
+    this.memo = new ChangeMemo(db.$client)
+    this.nextSyncedStale = db.$client.prepare(`select min(last_synced_at) from mailboxes
+      where tenant_id = ? and batch_id = ? and last_synced_at >= ?`).pluck()
+    this.nextNeverSyncedStale = db.$client.prepare(`select min(first_event_at) from mailboxes
+      where tenant_id = ? and batch_id = ? and last_synced_at is null and first_event_at >= ?`).pluck()
+  }
 
   static open (path: string): SqliteFailureRepository {
     return new SqliteFailureRepository(openSqlite(path).db)
@@ -132,7 +200,7 @@ export class SqliteFailureRepository implements FailureRepository {
       const client = this.db.$client
       client.exec('BEGIN IMMEDIATE')
       try {
-        const result = await recordEvents(new SqliteRecordingTx(this.db), tenantId, batch, receivedAt)
+        const result = await recordEvents(new SqliteRecordingTx(this.statements), tenantId, batch, receivedAt)
         client.exec('COMMIT')
         return result
       } catch (error) {
@@ -158,10 +226,22 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
-    if (batchIds.length === 0) return
+    // A sweep finds nothing new while no row changed and no mailbox crossed the cutoff since the last one.
+    const due = batchIds.filter((batchId) => {
+      const quiet = this.stallsQuiet.get(`${tenantId}\u0000${batchId}`)
+      return quiet === undefined || quiet.changes !== this.memo.current() || detection.cutoff > quiet.until
+    })
+    if (due.length === 0) return
     // The write queue keeps recordEvents out while the statement runs.
-    const statement = stallUpsert(detection, stalledMailboxes(tenantId, batchIds, detection))
-    await this.writes.run(async () => { this.db.run(statement) })
+    await this.writes.run(async () => {
+      for (const part of chunks(due)) this.db.run(stallUpsert(detection, stalledMailboxes(tenantId, part, detection)))
+      const changes = this.memo.current()
+      for (const batchId of due) {
+        const next = [this.nextSyncedStale.get(tenantId, batchId, detection.cutoff), this.nextNeverSyncedStale.get(tenantId, batchId, detection.cutoff)]
+          .filter((time): time is number => typeof time === 'number')
+        this.stallsQuiet.set(`${tenantId}\u0000${batchId}`, { changes, until: next.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...next) })
+      }
+    })
   }
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
@@ -174,6 +254,10 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+    return this.memo.get(`counts\u0000${tenantId}\u0000${[...batchIds].sort().join('\u0000')}`, () => this.countBatchesNow(tenantId, batchIds))
+  }
+
+  private countBatchesNow (tenantId: string, batchIds: string[]): Map<string, BatchCounts> {
     const counts = new Map<string, BatchCounts>()
     for (const part of chunks(batchIds)) {
       const seen = this.db.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)` })

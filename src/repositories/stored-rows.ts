@@ -154,7 +154,11 @@ export function takeExcluded<T extends Table> (table: T, key: Array<keyof T['_']
 /** Mailbox names grouped by batch, so a load is one `in` list per batch. */
 export function mailboxesByBatch (keys: MailboxKey[]): Map<string, string[]> {
   const byBatch = new Map<string, string[]>()
-  for (const key of keys) byBatch.set(key.batchId, [...(byBatch.get(key.batchId) ?? []), key.mailbox])
+  for (const key of keys) {
+    const names = byBatch.get(key.batchId)
+    if (names === undefined) byBatch.set(key.batchId, [key.mailbox])
+    else names.push(key.mailbox)
+  }
   return byBatch
 }
 
