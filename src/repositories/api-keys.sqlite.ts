@@ -1,10 +1,17 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
 import { apiKeys } from '../db/schema.sqlite.js'
 import { openSqlite, type SqliteDb } from '../db/sqlite.js'
-import { apiKeyValues, toStoredApiKey, type ApiKeyRepository, type StoredApiKey } from './api-keys.js'
+import type Database from 'better-sqlite3'
+import { apiKeyValues, toStoredApiKey, type ApiKeyRepository, type ApiKeyRow, type StoredApiKey } from './api-keys.js'
 
 export class SqliteApiKeyRepository implements ApiKeyRepository {
-  constructor (private readonly db: SqliteDb) {}
+  // Every authenticated request looks its key up: prepared once rather than built per call.
+  private readonly byPrefix: Database.Statement
+
+  constructor (private readonly db: SqliteDb) {
+    this.byPrefix = db.$client.prepare(`select id, tenant_id as tenantId, name, prefix, key_hash as keyHash, scopes,
+      created_at as createdAt, revoked_at as revokedAt from api_keys where prefix = ?`)
+  }
 
   static open (path: string): SqliteApiKeyRepository {
     return new SqliteApiKeyRepository(openSqlite(path).db)
@@ -15,7 +22,7 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
   }
 
   async findByPrefix (prefix: string): Promise<StoredApiKey[]> {
-    return this.db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)).all().map(toStoredApiKey)
+    return (this.byPrefix.all(prefix) as ApiKeyRow[]).map(toStoredApiKey)
   }
 
   async listByTenant (tenantId: string): Promise<StoredApiKey[]> {
