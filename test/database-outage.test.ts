@@ -1,7 +1,10 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 import t from 'tap'
-import { buildApp } from '../src/app.js'
+import { buildApp, DEFAULT_TENANT } from '../src/app.js'
+import { API_SCOPES } from '../src/domain/api-keys.js'
+import { issueApiKey } from '../src/repositories/api-keys.js'
+import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
 import { loadConfig } from '../src/config.js'
 import { PostgresFailureRepository, isUnavailable } from '../src/repositories/postgres.js'
 import { StoreUnavailableError } from '../src/repositories/types.js'
@@ -71,9 +74,13 @@ if (TEST_DATABASE_URL === undefined) {
     viaProxy.port = String(proxy.port)
 
     const repository = await PostgresFailureRepository.open({ url: viaProxy.toString(), poolSize: 2, schema: schema.name, connectionTimeoutMs: 2000 })
-    const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { repository, clock: new TestClock().read, logger: false })
+    // The keys live apart from the database that goes down: only the failure store is cut off.
+    const apiKeys = SqliteApiKeyRepository.open(':memory:')
+    const { secret } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES] }, Date.now())
+    const headers = { authorization: `Bearer ${secret}` }
+    const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY: '0' }), { repository, apiKeys, clock: new TestClock().read, logger: false })
     t.teardown(async () => { await app.close() })
-    const post = async (id: string) => await app.inject({ method: 'POST', url: '/events', payload: failedEvent({ id }) })
+    const post = async (id: string) => await app.inject({ method: 'POST', url: '/events', payload: failedEvent({ id }), headers })
     const ready = async () => await app.inject({ method: 'GET', url: '/health/ready' })
 
     t.equal((await post('before')).statusCode, 201)
@@ -85,7 +92,7 @@ if (TEST_DATABASE_URL === undefined) {
     t.equal(during.headers['content-type'], 'application/problem+json; charset=utf-8')
     t.equal(during.headers['retry-after'], '5')
     t.same(during.json(), { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The service is temporarily unavailable; retry shortly.' })
-    const reportDuring = await app.inject({ method: 'GET', url: '/batches/batch-1/errors' })
+    const reportDuring = await app.inject({ method: 'GET', url: '/batches/batch-1/errors', headers })
     t.equal(reportDuring.statusCode, 503)
     const notReady = await ready()
     t.equal(notReady.statusCode, 503)
@@ -96,7 +103,7 @@ if (TEST_DATABASE_URL === undefined) {
     const after = await post('after')
     t.equal(after.statusCode, 201)
     t.same(after.json(), { id: 'after', duplicate: false, category: 'source_sign_in_failed', rule: 'imapsync.exit.161', failureStatus: 'open' })
-    const report = await app.inject({ method: 'GET', url: '/batches/batch-1/errors' })
+    const report = await app.inject({ method: 'GET', url: '/batches/batch-1/errors', headers })
     t.equal(report.statusCode, 200)
     t.equal(report.json().items[0].occurrences, 2, 'the event sent during the outage was not stored; the others were')
   })

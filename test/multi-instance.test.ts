@@ -15,9 +15,24 @@ interface Instance {
   child: ChildProcess
 }
 
+// Both instances create this admin key at start (BOOTSTRAP_ADMIN_KEY); only the first one stores it.
+const KEY = 'sfr_' + 'm'.repeat(43)
+const AUTHORIZATION = { authorization: `Bearer ${KEY}` }
+
 async function startInstance (databaseUrl: string): Promise<Instance> {
   const child = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DATABASE_POOL_SIZE: '4' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_POOL_SIZE: '4',
+      BOOTSTRAP_ADMIN_KEY: KEY,
+      RATE_LIMIT_MAX: '1000000',
+      // The TypeScript loader keeps the loop busy at start: no load shedding here.
+      MAX_EVENT_LOOP_DELAY: '0'
+    },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const exited = once(child, 'exit').then(([code]) => { throw new Error(`instance exited with ${String(code)} before listening`) })
@@ -45,7 +60,7 @@ interface BulkResult { id: string, duplicate: boolean, category: string | null }
 async function postBulk (instance: Instance, events: Array<Record<string, unknown>>): Promise<BulkResult[]> {
   const response = await fetch(`${instance.url}/events/bulk`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTHORIZATION },
     body: JSON.stringify({ events })
   })
   if (response.status !== 200) throw new Error(`bulk answered ${response.status}: ${await response.text()}`)
@@ -53,7 +68,7 @@ async function postBulk (instance: Instance, events: Array<Record<string, unknow
 }
 
 async function fullReport (instance: Instance): Promise<ErrorReport> {
-  const response = await fetch(`${instance.url}/batches/batch-1/errors?status=all&limit=500`)
+  const response = await fetch(`${instance.url}/batches/batch-1/errors?status=all&limit=500`, { headers: AUTHORIZATION })
   return await response.json() as ErrorReport
 }
 

@@ -11,8 +11,12 @@ export class PostgresApiKeyRepository implements ApiKeyRepository {
     return new PostgresApiKeyRepository((await openPostgres(options.url, options)).db)
   }
 
-  async insert (key: StoredApiKey): Promise<void> {
-    await guarded(async () => { await this.db.insert(apiKeys).values(apiKeyValues(key)) })
+  async insert (key: StoredApiKey): Promise<boolean> {
+    return await guarded(async () => {
+      const stored = await this.db.insert(apiKeys).values(apiKeyValues(key)).onConflictDoNothing({ target: apiKeys.keyHash })
+        .returning({ id: apiKeys.id })
+      return stored.length > 0
+    })
   }
 
   async findByPrefix (prefix: string): Promise<StoredApiKey[]> {

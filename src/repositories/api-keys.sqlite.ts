@@ -17,8 +17,8 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
     return new SqliteApiKeyRepository(openSqlite(path).db)
   }
 
-  async insert (key: StoredApiKey): Promise<void> {
-    this.db.insert(apiKeys).values(apiKeyValues(key)).run()
+  async insert (key: StoredApiKey): Promise<boolean> {
+    return this.db.insert(apiKeys).values(apiKeyValues(key)).onConflictDoNothing({ target: apiKeys.keyHash }).run().changes > 0
   }
 
   async findByPrefix (prefix: string): Promise<StoredApiKey[]> {

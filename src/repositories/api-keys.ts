@@ -7,7 +7,8 @@ export type { StoredApiKey }
 
 /** Where API keys live: only hashes, found by their clear prefix. One implementation per dialect. */
 export interface ApiKeyRepository {
-  insert (key: StoredApiKey): Promise<void>
+  /** Stores a key; false (and nothing written) when a key with the same secret exists. */
+  insert (key: StoredApiKey): Promise<boolean>
   /** Every key (revoked ones included) whose prefix is this one. */
   findByPrefix (prefix: string): Promise<StoredApiKey[]>
   /** A tenant's keys, revoked ones included, oldest first. */
@@ -45,7 +46,8 @@ export async function issueApiKey (repository: ApiKeyRepository, request: NewApi
     createdAt: now,
     revokedAt: null
   }
-  await repository.insert(key)
+  // Several instances may bootstrap the same secret at once: the first one stores it.
+  if (!await repository.insert(key) && request.secret === undefined) throw new Error('generated API key collided with a stored one')
   return { key, secret }
 }
 
