@@ -277,10 +277,12 @@ export function pageOf<T, P> (rows: T[], limit: number, position: (last: T) => P
  */
 export function stalledMailboxes (tenantId: string, batchIds: string[], detection: StallDetection): SQL {
   const { cutoff, blockingCategories } = detection
+  // Not a correlated NOT EXISTS: SQLite's planner answered that with a scan of the batch's
+  // open failures per mailbox (quadratic); this set is built once per sweep.
   return sql`m.tenant_id = ${tenantId} and m.batch_id in ${batchIds}
     and (m.last_synced_at < ${cutoff} or (m.last_synced_at is null and m.first_event_at < ${cutoff}))
-    and not exists (select 1 from failures f
-      where f.tenant_id = m.tenant_id and f.batch_id = m.batch_id and f.mailbox = m.mailbox
+    and (m.batch_id, m.mailbox) not in (select f.batch_id, f.mailbox from failures f
+      where f.tenant_id = ${tenantId} and f.batch_id in ${batchIds}
         and f.status = 'open' and f.category in ${[...blockingCategories]})`
 }
 
