@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, gt, gte, inArray, lt, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
+import { and, eq, getTableColumns, gt, gte, inArray, lt, lte, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
 import {
   STALL_CATEGORY,
   type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState, type StallDetection
@@ -184,13 +184,15 @@ export function filterConditions (columns: ReportColumns, tenantId: string, batc
 
 /** Rows strictly after `after` in report order (lastSeenAt desc, mailbox, category). */
 export function afterPosition (columns: ReportColumns, after: ReportPosition): SQL {
-  return or(
+  // The leading bound repeats what the OR implies, so the planner can seek the report index
+  // to the cursor instead of walking it from the top (a deep page would cost the whole depth).
+  return and(lte(columns.lastSeenAt, after.lastSeenAt), or(
     lt(columns.lastSeenAt, after.lastSeenAt),
     and(eq(columns.lastSeenAt, after.lastSeenAt), or(
       gt(columns.mailbox, after.mailbox),
       and(eq(columns.mailbox, after.mailbox), gt(columns.category, after.category))
     ))
-  ) as SQL
+  )) as SQL
 }
 
 /**
@@ -230,10 +232,10 @@ export interface BatchListColumns {
 
 /** Batches strictly after `after` in list order (lastEventAt desc, then batchId). */
 export function afterBatch (columns: BatchListColumns, after: BatchPosition): SQL {
-  return or(
+  return and(lte(columns.lastEventAt, after.lastEventAt), or(
     lt(columns.lastEventAt, after.lastEventAt),
     and(eq(columns.lastEventAt, after.lastEventAt), gt(columns.batchId, after.batchId))
-  ) as SQL
+  )) as SQL
 }
 
 /** The events table's columns that a mailbox history selects, orders and pages by, in either dialect. */
