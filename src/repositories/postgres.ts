@@ -16,11 +16,11 @@ import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
   mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded, toFailureRecord,
-  toEventPage, toLifecycleEvent, toMailboxState, toSummary
+  toEventPage, toLifecycleEvent, toMailboxState
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
-  type BatchPage, type BatchPosition, type BatchRecord, type BatchSummary, type ClassifiedEvent, type EventPage,
+  type BatchPage, type BatchPosition, type BatchRecord, type ClassifiedEvent, type EventPage,
   type EventPosition, type FailurePage, type FailurePageRequest, type FailureRepository,
   type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult
 } from './types.js'
@@ -229,25 +229,6 @@ export class PostgresFailureRepository implements FailureRepository {
     })
   }
 
-  async summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary> {
-    return await guarded(async () => {
-      const open = and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'))
-      return await inTransaction(this.db, async (tx) => {
-        const rows = await tx.select({ category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
-          .from(failures).where(open).groupBy(failures.category)
-        const [failing] = await tx.select({ count: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number) })
-          .from(failures).where(open)
-        return toSummary(rows, failing?.count ?? 0)
-      }, { isolationLevel: 'repeatable read', accessMode: 'read only' })
-    })
-  }
-
-  /**
-   * Sequence values are taken in insert order but committed in any order, so the highest
-   * visible seq may sit above one still uncommitted. Taking the gate exclusively waits for
-   * the writers in flight (each holds it shared) and reads max(seq) when none is: every seq
-   * at or below it is then committed, and every later one is higher.
-   */
   async currentSeq (): Promise<number> {
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)

@@ -19,7 +19,7 @@ import {
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow
 } from './stored-rows.js'
 import type {
-  BatchPage, BatchPosition, BatchRecord, BatchSummary, ClassifiedEvent, EventPage, EventPosition,
+  BatchPage, BatchPosition, BatchRecord, ClassifiedEvent, EventPage, EventPosition,
   FailurePage, FailurePageRequest, FailureRepository, HeldUpFailure, MailboxRecord, ReadinessState, RecordResult
 } from './types.js'
 
@@ -214,15 +214,6 @@ export class SqliteFailureRepository implements FailureRepository {
     const row = this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
       .from(batches).where(and(eq(batches.tenantId, tenantId), eq(batches.batchId, batchId))).get()
     return row ?? null
-  }
-
-  async summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary> {
-    const counts = (await this.countBatches(tenantId, [batchId])).get(batchId)
-    return {
-      openFailures: counts?.openFailures ?? 0,
-      mailboxesFailing: counts?.mailboxesWithOpenFailures ?? 0,
-      byCategory: counts?.byCategory ?? {}
-    }
   }
 
   async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {

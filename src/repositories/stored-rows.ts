@@ -5,7 +5,7 @@ import {
 } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
 import type {
-  BatchCounts, BatchPosition, BatchSummary, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, ReadinessState, ReportPosition
+  BatchCounts, BatchPosition, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, ReadinessState, ReportPosition
 } from './types.js'
 
 // What both dialects store and read the same way: row shapes, the values written, the report
@@ -204,17 +204,6 @@ export function snapshotLastSeen (snapshotSeq: number): SQL<number | null> {
   return sql<number | null>`(select max(e.occurred_at) from events e
     where e.tenant_id = failures.tenant_id and e.batch_id = failures.batch_id and e.mailbox = failures.mailbox
       and e.category = failures.category and e.outcome = 'failed' and e.seq <= ${snapshotSeq})`.mapWith(Number)
-}
-
-/** A batch summary from the open-failure count per category. */
-export function toSummary (rows: Array<{ category: string, count: number }>, mailboxesFailing: number): BatchSummary {
-  const byCategory: BatchSummary['byCategory'] = {}
-  let openFailures = 0
-  for (const row of rows) {
-    byCategory[row.category as CategoryId] = row.count
-    openFailures += row.count
-  }
-  return { openFailures, mailboxesFailing, byCategory }
 }
 
 /** Readiness from the number of migrations the store has applied. */

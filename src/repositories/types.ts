@@ -146,7 +146,6 @@ export interface FailureRepository {
   /** Stores events and advances their failures in one transaction: all or nothing. */
   recordEvents (tenantId: string, events: ClassifiedEvent[], receivedAt: number): Promise<RecordResult>
   findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null>
-  summarizeBatch (tenantId: string, batchId: string): Promise<BatchSummary>
   /** Highest event seq committed so far: the snapshot a cursor walk is consistent with. */
   currentSeq (): Promise<number>
   /**

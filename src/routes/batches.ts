@@ -6,7 +6,7 @@ import {
   mailboxCounts, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
-import type { BatchRecord, FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
+import type { BatchRecord, BatchSummary, FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
 import { invalidCursorProblem, notFoundProblem, validationProblem } from '../plugins/problems.js'
 import { isNotModified, notModifiedResponse, sendNotModified } from '../plugins/conditional.js'
 import { problemResponses } from '../schemas/common.js'
@@ -90,6 +90,11 @@ function batchSummary (batch: BatchRecord, counts: BatchCounts = NO_COUNTS): Bat
     openFailures: counts.openFailures,
     byCategory: counts.byCategory
   }
+}
+
+/** The error report's summary: open failures, and the mailboxes with any open failure. */
+function reportSummary (counts: BatchCounts = NO_COUNTS): BatchSummary {
+  return { openFailures: counts.openFailures, mailboxesFailing: counts.mailboxesWithOpenFailures, byCategory: counts.byCategory }
 }
 
 const batches: FastifyPluginAsyncTypebox = async (app) => {
@@ -213,8 +218,8 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     }
 
     const snapshotSeq = cursor?.snapshotSeq ?? await app.failures.currentSeq()
-    const [summary, page] = await Promise.all([
-      app.failures.summarizeBatch(tenantId, batchId),
+    const [counts, page] = await Promise.all([
+      app.failures.countBatches(tenantId, [batchId]),
       app.failures.listFailures(tenantId, batchId, {
         filter,
         after: cursor === null ? null : { lastSeenAt: cursor.lastSeenAt, mailbox: cursor.mailbox, category: cursor.category },
@@ -222,6 +227,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
         limit: query.limit ?? 50
       })
     ])
+    const summary = reportSummary(counts.get(batchId))
     const items = page.items.map(toReportItem)
     // The snapshot in nextCursor moves with every event anywhere; it is not content.
     if (isNotModified(request, reply, [batchId, summary, items, page.next])) return await sendNotModified(reply)
