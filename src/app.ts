@@ -44,8 +44,8 @@ export const DEFAULT_TENANT = 'default'
 /** A new deployment's first key: BOOTSTRAP_ADMIN_KEY, with every scope, when no key exists at all. */
 export async function bootstrapAdminKey (apiKeys: ApiKeyRepository, secret: string | null, now: number): Promise<boolean> {
   if (secret === null || await apiKeys.count() > 0) return false
-  await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'bootstrap admin', secret }, now)
-  return true
+  const { stored } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'bootstrap admin', secret }, now)
+  return stored
 }
 
 /** Builds the whole service: infrastructure plugins, then the domain, then the routes. */

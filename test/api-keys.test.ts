@@ -122,3 +122,12 @@ t.test('an admin cannot see or revoke another tenant\'s keys', async (t) => {
   t.notOk((await ctx.inject({ method: 'GET', url: '/admin/api-keys' })).payload.includes(other.key.id))
   t.ok(await authenticateApiKey(ctx.apiKeys, other.secret), 'still live')
 })
+
+t.test('issuing a key whose secret is already stored writes nothing and says so', async (t) => {
+  const repository = SqliteApiKeyRepository.open(':memory:')
+  t.teardown(async () => { await repository.close() })
+  const secret = 'sfr_' + 'd'.repeat(43)
+  t.equal((await issueApiKey(repository, { tenantId: 'default', scopes: ['admin'], secret }, 1)).stored, true)
+  t.equal((await issueApiKey(repository, { tenantId: 'default', scopes: ['admin'], secret }, 2)).stored, false)
+  t.equal(await repository.count(), 1)
+})

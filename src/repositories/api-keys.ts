@@ -24,6 +24,8 @@ export interface IssuedApiKey {
   key: StoredApiKey
   /** The key itself: shown once, never stored. */
   secret: string
+  /** False when a key with this secret already existed (nothing was written). */
+  stored: boolean
 }
 
 export interface NewApiKey {
@@ -47,8 +49,9 @@ export async function issueApiKey (repository: ApiKeyRepository, request: NewApi
     revokedAt: null
   }
   // Several instances may bootstrap the same secret at once: the first one stores it.
-  if (!await repository.insert(key) && request.secret === undefined) throw new Error('generated API key collided with a stored one')
-  return { key, secret }
+  const stored = await repository.insert(key)
+  if (!stored && request.secret === undefined) throw new Error('generated API key collided with a stored one')
+  return { key, secret, stored }
 }
 
 /** The live key a bearer token names, or null (malformed, unknown or revoked). */
