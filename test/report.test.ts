@@ -98,6 +98,8 @@ t.test('filters by status, category and mailbox', async (t) => {
   t.same((await report(ctx, 'batch-1', 'category=throttled&category=source_sign_in_failed')).body.items.map((i) => i.mailbox).sort(), ['a@contoso.com', 'b@contoso.com'])
   t.same((await report(ctx, 'batch-1', 'category=throttled')).body.items.map((i) => i.mailbox), ['b@contoso.com'])
   t.same((await report(ctx, 'batch-1', 'mailbox=A@Contoso.com')).body.items.map((i) => i.mailbox), ['a@contoso.com'])
+  t.same((await report(ctx, 'batch-1', 'mailbox=b@contoso.com')).body.items.map((i) => i.mailbox), ['b@contoso.com'], 'same filters, other values')
+  t.same((await report(ctx, 'batch-1', 'category=source_sign_in_failed')).body.items.map((i) => i.mailbox), ['a@contoso.com'], 'same filters, other values')
   t.same((await report(ctx, 'batch-1', 'status=resolved')).body.items.map((i) => i.mailbox), ['c@contoso.com'])
   t.equal((await report(ctx, 'batch-1', 'status=all')).body.items.length, 3)
 })

@@ -79,8 +79,9 @@ export const failures = pgTable('failures', {
   seq: bigint('seq', { mode: 'number' }).notNull()
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox, t.category] }),
-  index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, t.lastSeenAt, t.mailbox, t.category),
-  index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt, t.mailbox, t.category),
+  // lastSeenAt descending (NULLS FIRST, as ORDER BY ... DESC has it), as the report orders: the mixed order then needs no sort step.
+  index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, t.lastSeenAt.desc().nullsFirst(), t.mailbox, t.category),
+  index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt.desc().nullsFirst(), t.mailbox, t.category),
   index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
 ])
 

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 // Times are epoch milliseconds (UTC) in both dialects, so comparisons and cursors are plain numbers.
@@ -68,8 +69,9 @@ export const failures = sqliteTable('failures', {
   seq: integer('seq').notNull()
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox, t.category] }),
-  index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, t.lastSeenAt, t.mailbox, t.category),
-  index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt, t.mailbox, t.category),
+  // lastSeenAt descending, as the report orders: the mixed order then needs no sort step.
+  index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, sql`last_seen_at desc`, t.mailbox, t.category),
+  index('failures_report_all_idx').on(t.tenantId, t.batchId, sql`last_seen_at desc`, t.mailbox, t.category),
   index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
 ])
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { CATEGORY_LIST } from './categories.js'
 import type { CategoryInfo } from './categories.js'
 import type { CategoryId, EventContext, Guide, GuideStep } from './types.js'
@@ -157,14 +158,51 @@ const GUIDES: Readonly<Record<CategoryId, GuideTemplate>> = {
   }
 }
 
+/**
+ * Changes whenever the catalog's wording does (titles, guides, tips): a validator computed
+ * from stored rows instead of rendered text takes it in, so a new release's wording is not
+ * hidden behind a 304.
+ */
+export const CATALOG_VERSION = createHash('sha256').update(JSON.stringify([CATEGORY_LIST, GUIDES])).digest('base64url').slice(0, 16)
+
+/**
+ * Rendered guides by what the rendering reads: the category, the words and the conditions.
+ * A report page repeats a handful of these many times over; they are frozen because every
+ * caller shares them. Bounded: with more distinct servers than this, it starts over.
+ */
+const rendered = new Map<string, Guide>()
+const RENDERED_MAX = 2000
+
 export function troubleshootingGuide (category: CategoryId, context?: EventContext): Guide {
   const ctx = context ?? {}
-  const template = GUIDES[category]
   const words = wordsFor(ctx)
+  const key = [category, words.server, words.host, words.client, words.service, ...CONDITION_LIST.map((holds) => holds(ctx) ? '1' : '0')].join('\u0000')
+  const cached = rendered.get(key)
+  if (cached !== undefined) return cached
+  const guide = deepFreeze(renderGuide(category, ctx))
+  if (rendered.size >= RENDERED_MAX) rendered.clear()
+  rendered.set(key, guide)
+  return guide
+}
+
+/** Renders a guide afresh (troubleshootingGuide remembers the result). */
+export function renderGuide (category: CategoryId, context: EventContext): Guide {
+  const template = GUIDES[category]
+  const words = wordsFor(context)
   return {
-    steps: renderSteps(template.steps, ctx, words),
+    steps: renderSteps(template.steps, context, words),
     tip: template.tip === undefined ? null : fill(template.tip, words)
   }
+}
+
+const CONDITION_LIST = Object.values(CONDITIONS)
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
+  return value
 }
 
 /** Every category with its guide, in CATEGORY_IDS order. */

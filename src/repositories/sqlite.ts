@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm'
 import {
   BLOCKING_CATEGORIES, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
@@ -14,7 +14,8 @@ import {
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert,
+  mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert,
+  type BoundFilter, type BoundPosition,
   toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow
 } from './stored-rows.js'
@@ -118,6 +119,31 @@ class WriteStatements {
   }
 }
 
+/** Reads every dashboard request makes, prepared once: building their SQL cost more than running it. */
+function prepareReads (db: SqliteDb) {
+  return {
+    findBatch: db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+      .from(batches).where(and(eq(batches.tenantId, sql.placeholder('tenantId')), eq(batches.batchId, sql.placeholder('batchId')))).prepare(),
+    currentSeq: db.select({ seq: sql<number | null>`max(${events.seq})` }).from(events).prepare()
+  }
+}
+
+function prepareReportQueries (db: SqliteDb, base: SQL[], after: BoundPosition | null) {
+  const snapshotSeq = sql.placeholder('snapshotSeq')
+  return {
+    unchanged: db.select().from(failures)
+      // Unary + keeps the planner off failures_seq_idx: walking the report index in order and
+      // stopping at limit is far cheaper than sorting every failure of the batch.
+      .where(and(...base, sql`+${failures.seq} <= ${snapshotSeq}`, ...(after === null ? [] : [afterPosition(failures, after)])))
+      .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
+      .limit(sql.placeholder('limit')).prepare(),
+    moved: db.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
+      .where(and(...base, gt(failures.seq, snapshotSeq))).prepare()
+  }
+}
+
+type ReportQueries = ReturnType<typeof prepareReportQueries>
+
 class SqliteRecordingTx implements RecordingTx {
   constructor (private readonly statements: WriteStatements) {}
 
@@ -179,9 +205,12 @@ export class SqliteFailureRepository implements FailureRepository {
   private readonly stallsQuiet = new Map<string, { changes: number, until: number }>()
   private readonly nextSyncedStale: Statement
   private readonly nextNeverSyncedStale: Statement
+  private readonly reads: ReturnType<typeof prepareReads>
+  private readonly reportQueryCache = new Map<string, ReportQueries>()
 
   private constructor (private readonly db: SqliteDb) {
     this.statements = new WriteStatements(db.$client)
+    this.reads = prepareReads(db)
     this.memo = new ChangeMemo(db.$client)
     this.nextSyncedStale = db.$client.prepare(`select min(last_synced_at) from mailboxes
       where tenant_id = ? and batch_id = ? and last_synced_at >= ?`).pluck()
@@ -211,9 +240,7 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
-    const row = this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
-      .from(batches).where(and(eq(batches.tenantId, tenantId), eq(batches.batchId, batchId))).get()
-    return row ?? null
+    return this.reads.findBatch.get({ tenantId, batchId }) ?? null
   }
 
   async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
@@ -308,22 +335,30 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async currentSeq (): Promise<number> {
-    return this.db.select({ seq: sql<number | null>`max(${events.seq})` }).from(events).get()?.seq ?? 0
+    return this.reads.currentSeq.get()?.seq ?? 0
+  }
+
+  /** The report's two queries, prepared once per filter shape (see placeholderFilter). */
+  private reportQueries (shape: string, filter: BoundFilter, after: BoundPosition | null): ReportQueries {
+    const cached = this.reportQueryCache.get(shape)
+    if (cached !== undefined) return cached
+    const base = filterConditions(failures, sql.placeholder('tenantId'), sql.placeholder('batchId'), filter)
+    const queries = prepareReportQueries(this.db, base, after)
+    // Shapes are few (which filters are present, how many categories); the bound is a backstop.
+    if (this.reportQueryCache.size >= 256) this.reportQueryCache.clear()
+    this.reportQueryCache.set(shape, queries)
+    return queries
   }
 
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
-    const base = filterConditions(failures, tenantId, batchId, filter)
-    const unchanged = this.db.select().from(failures)
-      // Unary + keeps the planner off failures_seq_idx: walking the report index in order and
-      // stopping at limit is far cheaper than sorting every failure of the batch.
-      .where(and(...base, sql`+${failures.seq} <= ${snapshotSeq}`, ...(after === null ? [] : [afterPosition(failures, after)])))
-      .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
-      .limit(limit + 1).all().map(toFailureRecord)
+    const bound = placeholderFilter(filter, after)
+    const queries = this.reportQueries(bound.shape, bound.filter, bound.after)
+    const params = { ...bound.params, tenantId, batchId, snapshotSeq }
+    const unchanged = queries.unchanged.all({ ...params, limit: limit + 1 }).map(toFailureRecord)
     // Rows changed after the snapshot keep the place they had then.
     const moved: PositionedFailure[] = []
-    for (const row of this.db.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
-      .where(and(...base, gt(failures.seq, snapshotSeq))).all()) {
+    for (const row of queries.moved.all(params)) {
       if (row.snapshotLastSeen === null) continue
       const failure = toFailureRecord(row.row)
       moved.push({ failure, position: { lastSeenAt: row.snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })

@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, gt, gte, inArray, lt, lte, or, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
+import { and, eq, getTableColumns, gt, gte, inArray, lt, lte, or, sql, type AnyColumn, type Placeholder, type SQL, type Table } from 'drizzle-orm'
 import {
   STALL_CATEGORY,
   type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState, type StallDetection
@@ -172,7 +172,48 @@ export interface ReportColumns {
   lastSeenAt: AnyColumn
 }
 
-export function filterConditions (columns: ReportColumns, tenantId: string, batchId: string, filter: FailureFilter): SQL[] {
+/** A value, or a named placeholder a prepared statement binds it to later. */
+export type Bound<T> = T | Placeholder
+
+/** A FailureFilter whose values may be placeholders; which filters are present stays fixed. */
+export interface BoundFilter {
+  status: FailureFilter['status'] | Placeholder
+  categories: Array<Bound<string>>
+  mailbox: Bound<string> | null
+  since: Bound<number> | null
+  until: Bound<number> | null
+}
+
+/**
+ * The report query's parameters as placeholders: `shape` names which filters are present (one
+ * prepared statement serves every request of that shape) and `params` holds the values.
+ */
+export function placeholderFilter (filter: FailureFilter, after: ReportPosition | null): {
+  shape: string, filter: BoundFilter, after: BoundPosition | null, params: Record<string, unknown>
+} {
+  const params: Record<string, unknown> = {}
+  const bind = <T>(name: string, value: T): Placeholder => {
+    params[name] = value
+    return sql.placeholder(name)
+  }
+  const bound: BoundFilter = {
+    status: filter.status === 'all' ? 'all' : bind('status', filter.status),
+    categories: filter.categories.map((category, index) => bind(`category${index}`, category)),
+    mailbox: filter.mailbox === null ? null : bind('mailbox', filter.mailbox),
+    since: filter.since === null ? null : bind('since', filter.since),
+    until: filter.until === null ? null : bind('until', filter.until)
+  }
+  const position = after === null
+    ? null
+    : { lastSeenAt: bind('afterLastSeenAt', after.lastSeenAt), mailbox: bind('afterMailbox', after.mailbox), category: bind('afterCategory', after.category) }
+  const shape = [
+    filter.status === 'all' ? 'all' : 'status', filter.categories.length, filter.mailbox !== null, filter.since !== null,
+    filter.until !== null, after !== null
+  ].join(':')
+  return { shape, filter: bound, after: position, params }
+}
+
+export function filterConditions (columns: ReportColumns, tenantId: Bound<string>, batchId: Bound<string>, filter: BoundFilter): SQL[] {
   const conditions: SQL[] = [eq(columns.tenantId, tenantId), eq(columns.batchId, batchId)]
   if (filter.status !== 'all') conditions.push(eq(columns.status, filter.status))
   if (filter.categories.length > 0) conditions.push(inArray(columns.category, filter.categories))
@@ -183,7 +224,13 @@ export function filterConditions (columns: ReportColumns, tenantId: string, batc
 }
 
 /** Rows strictly after `after` in report order (lastSeenAt desc, mailbox, category). */
-export function afterPosition (columns: ReportColumns, after: ReportPosition): SQL {
+export interface BoundPosition {
+  lastSeenAt: Bound<number>
+  mailbox: Bound<string>
+  category: Bound<string>
+}
+
+export function afterPosition (columns: ReportColumns, after: BoundPosition): SQL {
   // The leading bound repeats what the OR implies, so the planner can seek the report index
   // to the cursor instead of walking it from the top (a deep page would cost the whole depth).
   return and(lte(columns.lastSeenAt, after.lastSeenAt), or(
@@ -200,7 +247,7 @@ export function afterPosition (columns: ReportColumns, after: ReportPosition): S
  * failed event of its own that the snapshot already held (null when it held none).
  * Qualified by hand: drizzle leaves columns unqualified here, which would bind them to e.
  */
-export function snapshotLastSeen (snapshotSeq: number): SQL<number | null> {
+export function snapshotLastSeen (snapshotSeq: Bound<number>): SQL<number | null> {
   return sql<number | null>`(select max(e.occurred_at) from events e
     where e.tenant_id = failures.tenant_id and e.batch_id = failures.batch_id and e.mailbox = failures.mailbox
       and e.category = failures.category and e.outcome = 'failed' and e.seq <= ${snapshotSeq})`.mapWith(Number)

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
+  CATALOG_VERSION, categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
   mailboxCounts, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
@@ -228,13 +228,14 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
       })
     ])
     const summary = reportSummary(counts.get(batchId))
-    const items = page.items.map(toReportItem)
-    // The snapshot in nextCursor moves with every event anywhere; it is not content.
-    if (isNotModified(request, reply, [batchId, summary, items, page.next])) return await sendNotModified(reply)
+    // The validator covers the stored rows the items are rendered from and the catalog's
+    // wording, which is all the items say (hashing the rendered guides cost far more). The
+    // snapshot in nextCursor moves with every event anywhere; it is not content.
+    if (isNotModified(request, reply, [CATALOG_VERSION, batchId, summary, page.items, page.next])) return await sendNotModified(reply)
     return {
       batchId,
       summary,
-      items,
+      items: page.items.map(toReportItem),
       nextCursor: page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
     }
   })

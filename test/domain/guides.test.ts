@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import t from 'tap'
 import fc from 'fast-check'
-import { guideCatalog, troubleshootingGuide } from '../../src/domain/guides.js'
+import { guideCatalog, renderGuide, troubleshootingGuide } from '../../src/domain/guides.js'
 import { CATEGORY_IDS, CREDENTIAL_MODES, MIGRATION_TYPES } from '../../src/domain/types.js'
 import type { EventContext, Guide, GuideStep } from '../../src/domain/types.js'
 
@@ -147,6 +147,23 @@ t.test('any context renders every guide without throwing, the same way each time
   }, { requiredKeys: [] })
   t.doesNotThrow(() => fc.assert(fc.property(fc.constantFrom(...CATEGORY_IDS), context, (id, ctx) =>
     isDeepStrictEqual(troubleshootingGuide(id, ctx), troubleshootingGuide(id, ctx)))))
+})
+
+t.test('a remembered guide is exactly what rendering afresh gives, whatever was rendered before it', async (t) => {
+  const context = fc.record({
+    migrationType: fc.constantFrom(...MIGRATION_TYPES),
+    server: fc.oneof(fc.constantFrom('imap.contoso.com', 'mail.fabrikam.com', ' ', 'the on-premises server', '<host>'), fc.string({ maxLength: 20 })),
+    credentialMode: fc.constantFrom(...CREDENTIAL_MODES)
+  }, { requiredKeys: [] })
+  t.doesNotThrow(() => fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom(...CATEGORY_IDS), context), { minLength: 1, maxLength: 30 }), (renders) =>
+    renders.every(([id, ctx]) => isDeepStrictEqual(troubleshootingGuide(id, ctx), renderGuide(id, ctx))))))
+})
+
+t.test('a remembered guide is frozen, so no caller can change it for the next one', async (t) => {
+  const guide = troubleshootingGuide('source_unreachable', { server: 'imap.contoso.com' })
+  t.ok(Object.isFrozen(guide) && Object.isFrozen(guide.steps) && Object.isFrozen(guide.steps[0]))
+  t.throws(() => { (guide.steps as GuideStep[]).push({ text: 'x', steps: [] }) })
+  t.equal(troubleshootingGuide('source_unreachable', { server: 'imap.contoso.com' }), guide, 'the same object is handed out again')
 })
 
 t.test('a known server appears verbatim in the connection tip', async (t) => {
