@@ -1,4 +1,7 @@
 import t from 'tap'
+import { Ajv } from 'ajv'
+import * as ajvFormats from 'ajv-formats'
+import { ErrorReportSchema, ReportItemSchema } from '../src/schemas/batches.js'
 import { buildTestApp, failedEvent, postEvent, report, syncedEvent, type ErrorReport, type TestApp } from './helpers/app.js'
 
 async function seedMailboxes (ctx: TestApp, count: number): Promise<void> {
@@ -25,6 +28,26 @@ async function walk (ctx: TestApp, query: string, between?: (page: number) => Pr
   } while (cursor !== null)
   return items
 }
+
+t.test('the report, serialized by hand for speed, is exactly the documented shape', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, failedEvent({ mailbox: 'a@contoso.com', context: { server: 'imap"quoted"\\host\u00e9' } }))
+  await postEvent(ctx, failedEvent({ mailbox: 'b@contoso.com', failure: { category: 'throttled', message: 'busy "now"\n\u2028' } }))
+  await postEvent(ctx, syncedEvent({ mailbox: 'c@contoso.com' }))
+  const response = await ctx.inject({ method: 'GET', url: '/batches/batch-1/errors?limit=1' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['content-type'], 'application/json; charset=utf-8')
+  const body = response.json()
+  const ajv = new Ajv({ strict: false })
+  ajvFormats.default.default(ajv)
+  t.ok(ajv.validate(ErrorReportSchema, body), JSON.stringify(ajv.errors))
+  t.same(Object.keys(body).sort(), Object.keys(ErrorReportSchema.properties).sort(), 'no other keys')
+  const walked = await walk(ctx, 'limit=1')
+  t.equal(walked.length, 2)
+  for (const item of walked) t.same(Object.keys(item).sort(), Object.keys(ReportItemSchema.properties).sort(), 'no other item keys')
+  t.match(walked.find((item) => item.mailbox === 'a@contoso.com')?.troubleshooting.steps[0].text ?? '', 'imap"quoted"\\host\u00e9', 'odd characters survive')
+  t.equal(walked.find((item) => item.mailbox === 'b@contoso.com')?.lastMessage, 'busy "now"\n\u2028')
+})
 
 t.test('the report of an unknown batch is a 404 problem', async (t) => {
   const ctx = await buildTestApp(t)

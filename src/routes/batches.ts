@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   CATALOG_VERSION, categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
-  mailboxCounts, STALL_CATEGORY, toReportItem,
+  mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
 import type { BatchRecord, BatchSummary, FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
@@ -232,12 +232,12 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     // wording, which is all the items say (hashing the rendered guides cost far more). The
     // snapshot in nextCursor moves with every event anywhere; it is not content.
     if (isNotModified(request, reply, [CATALOG_VERSION, batchId, summary, page.items, page.next])) return await sendNotModified(reply)
-    return {
-      batchId,
-      summary,
-      items: page.items.map(toReportItem),
-      nextCursor: page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
-    }
+    const nextCursor = page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
+    // Serialized here rather than by the response schema: the guides, most of the bytes, are
+    // serialized once each (see reportItemsJson). The shape is ErrorReportSchema's.
+    return await reply.type('application/json; charset=utf-8').send(
+      `{"batchId":${JSON.stringify(batchId)},"summary":${JSON.stringify(summary)},` +
+      `"items":${reportItemsJson(page.items.map(toReportItem))},"nextCursor":${JSON.stringify(nextCursor)}}`)
   })
 
   app.get('/batches/:batchId/retry-list', {
