@@ -4,7 +4,12 @@ import { createHash } from 'node:crypto'
 // changes when, and only when, the content does.
 
 export function strongEtag (content: unknown): string {
-  return `"${createHash('sha256').update(JSON.stringify(content)).digest('base64url')}"`
+  return etagOfText(JSON.stringify(content))
+}
+
+/** The strong ETag of content already serialized (the same tag strongEtag gives for its JSON). */
+export function etagOfText (text: string): string {
+  return `"${createHash('sha256').update(text).digest('base64url')}"`
 }
 
 /** If-None-Match (RFC 9110 §13.1.2) matches when any listed tag, compared weakly, is ours. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { CATEGORY_LIST } from './categories.js'
 import type { CategoryInfo } from './categories.js'
 import type { CategoryId, EventContext, Guide, GuideStep } from './types.js'
@@ -157,13 +156,6 @@ const GUIDES: Readonly<Record<CategoryId, GuideTemplate>> = {
     ]
   }
 }
-
-/**
- * Changes whenever the catalog's wording does (titles, guides, tips): a validator computed
- * from stored rows instead of rendered text takes it in, so a new release's wording is not
- * hidden behind a 304.
- */
-export const CATALOG_VERSION = createHash('sha256').update(JSON.stringify([CATEGORY_LIST, GUIDES])).digest('base64url').slice(0, 16)
 
 /**
  * Rendered guides by what the rendering reads: the category, the words and the conditions.

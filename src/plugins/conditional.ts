@@ -13,7 +13,11 @@ export const notModifiedResponse = {
  * that is not content) and tells whether the client's If-None-Match already holds it.
  */
 export function isNotModified (request: FastifyRequest, reply: FastifyReply, content: unknown): boolean {
-  const etag = strongEtag(content)
+  return tagMatches(request, reply, strongEtag(content))
+}
+
+/** Tags the reply with `etag` and tells whether the client's If-None-Match already holds it. */
+export function tagMatches (request: FastifyRequest, reply: FastifyReply, etag: string): boolean {
   reply.header('etag', etag).header('cache-control', 'no-cache')
   return etagMatches(request.headers['if-none-match'], etag)
 }

@@ -2,13 +2,13 @@ import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  CATALOG_VERSION, categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
-  mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
+  categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
+  etagOfText, mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
 import type { BatchRecord, BatchSummary, FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
 import { invalidCursorProblem, notFoundProblem, validationProblem } from '../plugins/problems.js'
-import { isNotModified, notModifiedResponse, sendNotModified } from '../plugins/conditional.js'
+import { isNotModified, notModifiedResponse, sendNotModified, tagMatches } from '../plugins/conditional.js'
 import { problemResponses } from '../schemas/common.js'
 import {
   BatchDetailSchema, BatchListQuerySchema, BatchListSchema, BatchParamsSchema, ErrorReportQuerySchema,
@@ -46,6 +46,11 @@ async function sendCsv (reply: FastifyReply, filename: string, lines: AsyncGener
   return await reply.type('text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename}"`)
     .send(Readable.from(lines))
+}
+
+/** Sends JSON serialized by the route, as a Buffer: its length is known, where a string would be measured and then encoded again. */
+async function sendJson (reply: FastifyReply, json: string): Promise<FastifyReply> {
+  return await reply.type('application/json; charset=utf-8').send(Buffer.from(json))
 }
 
 /** Every matching failure, page by page from one snapshot, as CSV lines. */
@@ -228,16 +233,15 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
       })
     ])
     const summary = reportSummary(counts.get(batchId))
-    // The validator covers the stored rows the items are rendered from and the catalog's
-    // wording, which is all the items say (hashing the rendered guides cost far more). The
-    // snapshot in nextCursor moves with every event anywhere; it is not content.
-    if (isNotModified(request, reply, [CATALOG_VERSION, batchId, summary, page.items, page.next])) return await sendNotModified(reply)
-    const nextCursor = page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
     // Serialized here rather than by the response schema: the guides, most of the bytes, are
     // serialized once each (see reportItemsJson). The shape is ErrorReportSchema's.
-    return await reply.type('application/json; charset=utf-8').send(
-      `{"batchId":${JSON.stringify(batchId)},"summary":${JSON.stringify(summary)},` +
-      `"items":${reportItemsJson(page.items.map(toReportItem))},"nextCursor":${JSON.stringify(nextCursor)}}`)
+    const content = `{"batchId":${JSON.stringify(batchId)},"summary":${JSON.stringify(summary)},` +
+      `"items":${reportItemsJson(page.items.map(toReportItem))}`
+    // The validator is the hash of what the page says. nextCursor counts only as the position
+    // it holds: its snapshot moves with every event anywhere, which is not content.
+    if (tagMatches(request, reply, etagOfText(content + JSON.stringify(page.next)))) return await sendNotModified(reply)
+    const nextCursor = page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
+    return await sendJson(reply, `${content},"nextCursor":${JSON.stringify(nextCursor)}}`)
   })
 
   app.get('/batches/:batchId/retry-list', {
