@@ -4,6 +4,10 @@
 // BENCH_CONNECTIONS (10), BENCH_BULK_CONNECTIONS (4), BENCH_SERVICE_NODE_ARGS,
 // BENCH_KEEP_DB=1 keeps the database file for inspection
 // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
+// Each timed run also reports the service's CPU time per request (per event for bulk), read
+// from /proc; it varies less between runs than throughput on a shared machine. Last, the seed
+// is written once more in this process without HTTP, to split an event's cost into domain and
+// repository.
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -167,6 +171,34 @@ async function seedBulk (base) {
   return { ...result, eventsPerSec: next / result.seconds, events: next }
 }
 
+/**
+ * The bulk seed again without HTTP, in this process, on a fresh database: how much of an
+ * event's cost is the domain (validation aside: classification and fingerprint) and how much
+ * the repository's write (the group-commit path a bulk request takes, SQL included).
+ */
+async function seedInProcess (path) {
+  const { classifyEvent } = await import('../dist/src/domain/index.js')
+  const { SqliteFailureRepository } = await import('../dist/src/repositories/sqlite.js')
+  const repository = SqliteFailureRepository.open(path)
+  let domainNs = 0n
+  let storeNs = 0n
+  try {
+    for (let start = 0; start < EVENTS; start += BULK_SIZE) {
+      const inputs = []
+      for (let g = start; g < Math.min(EVENTS, start + BULK_SIZE); g++) inputs.push(seedEvent(g))
+      const classifyStart = process.hrtime.bigint()
+      const classified = inputs.map(classifyEvent)
+      const storeStart = process.hrtime.bigint()
+      await repository.recordEvents('default', classified, Date.now())
+      domainNs += storeStart - classifyStart
+      storeNs += process.hrtime.bigint() - storeStart
+    }
+  } finally {
+    await repository.close()
+  }
+  return { domainMicrosPerEvent: Number(domainNs) / 1000 / EVENTS, storeMicrosPerEvent: Number(storeNs) / 1000 / EVENTS }
+}
+
 /** Walks the report to about 90% of its length with big pages; returns the cursor there. */
 async function deepCursor (base) {
   const stop = Math.floor(MAILBOXES * 0.9)
@@ -263,6 +295,11 @@ async function main () {
 
     clearInterval(poll)
     peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB)
+    await stopChild(service.child)
+
+    const layers = await seedInProcess(join(dir, 'layers.db'))
+    console.log(`in process, no HTTP: classification + fingerprint ${round(layers.domainMicrosPerEvent)} us/event, ` +
+      `repository write ${round(layers.storeMicrosPerEvent)} us/event (${round(1e6 / layers.storeMicrosPerEvent, 0)} events/s for the write alone)`)
 
     const rows = [
       { name: 'hello-world GET / (ceiling)', throughput: ceiling.reqPerSec, unit: 'req/s', p50: ceiling.p50Ms, p99: ceiling.p99Ms, target: '' },
@@ -299,6 +336,7 @@ async function main () {
       settings: { events: EVENTS, mailboxes: MAILBOXES, durationSeconds: DURATION, connections: CONNECTIONS, bulkConnections: BULK_CONNECTIONS, bulkSize: BULK_SIZE },
       results: rows.map(({ name, throughput, unit, ratio, p50, p99, cpu, target, met }) => ({ name, throughput: round(throughput), unit, ratio: round(ratio, 3), p50Ms: p50, p99Ms: p99, serviceCpuMicrosPerUnit: cpu === undefined ? undefined : round(cpu), target, met })),
       peakRss: rss,
+      inProcessMicrosPerEvent: { domain: round(layers.domainMicrosPerEvent), repositoryWrite: round(layers.storeMicrosPerEvent) },
       totalSeconds: round((Date.now() - started) / 1000)
     }, null, 2) + '\n')
     console.log(`written ${file} (${round((Date.now() - started) / 1000)} s in all)`)
