@@ -21,6 +21,12 @@ export function openSqlite (path: string): SqliteHandle {
   // NORMAL keeps WAL commits durable against process crashes; only an OS crash may lose the last ones.
   client.pragma('synchronous = NORMAL')
   client.pragma('busy_timeout = 5000')
+  // Checkpoint about every 40 MB of WAL rather than 4 MB: each checkpoint ends in an fsync, and
+  // at the default they cost single-event ingest about a fifth of its CPU (measured; a crash
+  // replays at most that much WAL on the next open).
+  client.pragma('wal_autocheckpoint = 10000')
+  // 16 MiB of page cache instead of 2: the index pages small writes touch stay in memory.
+  client.pragma('cache_size = -16384')
   client.pragma('foreign_keys = ON')
   const db = drizzle({ client, schema })
   migrate(db, { migrationsFolder: migrationsFolder('sqlite') })

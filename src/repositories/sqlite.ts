@@ -317,7 +317,10 @@ export class SqliteFailureRepository implements FailureRepository {
     const done: Array<{ job: PendingWrite, result: RecordResult }> = []
     const failed: Array<{ job: PendingWrite, error: unknown }> = []
     // better-sqlite3 runs statements synchronously, so the transaction is driven by hand;
-    // the write queue keeps other writers out until it commits or rolls back.
+    // the write queue keeps other writers out until it commits or rolls back. No other
+    // request's code runs while it is open, reads on this connection included: this runs from
+    // a setImmediate callback, which starts with no microtask queued, and the awaits below
+    // only wait on this chain's own promises. Keep it so: no real I/O between BEGIN and COMMIT.
     const { begin, savepoint, release, rollbackTo, commit, rollback } = this.statements
     try {
       begin.run()
