@@ -11,6 +11,7 @@ import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
 import protection from './plugins/protection.js'
 import openapi from './plugins/openapi.js'
+import conditional from './plugins/conditional.js'
 import eventRoutes from './routes/events.js'
 import batchRoutes from './routes/batches.js'
 import mailboxRoutes from './routes/mailboxes.js'
@@ -79,6 +80,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure })
   await app.register(authorization)
   await app.register(openapi)
+  await app.register(conditional)
 
   await app.register(healthRoutes)
   await app.register(eventRoutes)

@@ -3,12 +3,12 @@ import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
-  etagOfText, mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
+  etagOf, mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
 import type { BatchRecord, BatchSummary, FailureFilter, FailureRepository, ReportPosition } from '../repositories/types.js'
 import { invalidCursorProblem, notFoundProblem, validationProblem } from '../plugins/problems.js'
-import { isNotModified, notModifiedResponse, sendNotModified, tagMatches } from '../plugins/conditional.js'
+import { notModifiedResponse, sendNotModified, tagMatches } from '../plugins/conditional.js'
 import { problemResponses } from '../schemas/common.js'
 import {
   BatchDetailSchema, BatchListQuerySchema, BatchListSchema, BatchParamsSchema, ErrorReportQuerySchema,
@@ -112,7 +112,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get('/batches', {
-    config: { scope: 'reports:read' },
+    config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
       summary: 'Every batch of the tenant with its mailbox and failure counts',
@@ -126,7 +126,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses(400)
       }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const { tenantId, query } = request
     let after = null
     if (query.cursor !== undefined) {
@@ -137,16 +137,14 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const ids = page.items.map((batch) => batch.batchId)
     await app.failures.detectStalls(tenantId, ids, app.stallDetection())
     const counts = await app.failures.countBatches(tenantId, ids)
-    const body = {
+    return {
       items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),
       nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [page.next.lastEventAt, page.next.batchId])
     }
-    if (isNotModified(request, reply, body)) return await sendNotModified(reply)
-    return body
   })
 
   app.get('/batches/:batchId', {
-    config: { scope: 'reports:read' },
+    config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
       summary: 'Summary of one migration batch',
@@ -159,14 +157,14 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses(400, 404)
       }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const { tenantId } = request
     const batch = await requireBatch(tenantId, request.params.batchId)
     const [counts, oldest] = await Promise.all([
       app.failures.countBatches(tenantId, [batch.batchId]),
       app.failures.oldestBlockingFailure(tenantId, batch.batchId)
     ])
-    const body = {
+    return {
       ...batchSummary(batch, counts.get(batch.batchId)),
       oldestBlockingFailure: oldest === null
         ? null
@@ -177,8 +175,6 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
             heldUpSince: isoTime(oldest.heldUpSince)
           }
     }
-    if (isNotModified(request, reply, body)) return await sendNotModified(reply)
-    return body
   })
 
   app.get('/batches/:batchId/errors', {
@@ -239,7 +235,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
       `"items":${reportItemsJson(page.items.map(toReportItem))}`
     // The validator is the hash of what the page says. nextCursor counts only as the position
     // it holds: its snapshot moves with every event anywhere, which is not content.
-    if (tagMatches(request, reply, etagOfText(content + JSON.stringify(page.next)))) return await sendNotModified(reply)
+    if (tagMatches(request, reply, etagOf(content + JSON.stringify(page.next)))) return await sendNotModified(reply)
     const nextCursor = page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
     return await sendJson(reply, `${content},"nextCursor":${JSON.stringify(nextCursor)}}`)
   })

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { decodePosition, encodePosition, isoTime, mailboxSyncState, toReportItem, CATEGORY_IDS } from '../domain/index.js'
 import type { EventPosition } from '../repositories/types.js'
 import { notFoundProblem } from '../plugins/problems.js'
-import { isNotModified, notModifiedResponse, sendNotModified } from '../plugins/conditional.js'
+import { notModifiedResponse } from '../plugins/conditional.js'
 import { problemResponses } from '../schemas/common.js'
 import { MailboxDetailSchema, MailboxParamsSchema, MailboxQuerySchema } from '../schemas/mailboxes.js'
 
@@ -10,7 +10,7 @@ const EVENT_CURSOR = 'mailbox-events'
 
 const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/batches/:batchId/mailboxes/:mailbox', {
-    config: { scope: 'reports:read' },
+    config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
       summary: 'One mailbox of a batch: sync state, failures and event history',
@@ -25,7 +25,7 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses(400, 404)
       }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const { tenantId, query } = request
     const batchId = request.params.batchId
     const mailbox = request.params.mailbox.toLowerCase()
@@ -48,7 +48,7 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
       }),
       app.failures.listMailboxEvents(tenantId, batchId, mailbox, after, query.limit ?? 50)
     ])
-    const body = {
+    return {
       batchId,
       mailbox,
       state: mailboxSyncState(failures.items),
@@ -71,8 +71,6 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
       })),
       nextCursor: history.next === null ? null : encodePosition(EVENT_CURSOR, [history.next.occurredAt, history.next.seq])
     }
-    if (isNotModified(request, reply, body)) return await sendNotModified(reply)
-    return body
   })
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  etagMatches, formatDuration, keepDetectedFailures, mailboxCounts, mailboxSyncState, STALL_RULE, strongEtag,
+  etagMatches, formatDuration, keepDetectedFailures, mailboxCounts, mailboxSyncState, STALL_RULE, etagOf,
   type FailureState, type MailboxState
 } from '../../src/domain/index.js'
 
@@ -47,9 +47,9 @@ t.test('a replay keeps a detected stall and resolves it on a newer sync only', a
 })
 
 t.test('If-None-Match matches our tag, weakly compared, in a list or as *', async (t) => {
-  const etag = strongEtag({ a: 1 })
-  t.equal(etag, strongEtag({ a: 1 }))
-  t.not(etag, strongEtag({ a: 2 }))
+  const etag = etagOf('{"a":1}')
+  t.equal(etag, etagOf('{"a":1}'))
+  t.not(etag, etagOf('{"a":2}'))
   t.ok(etagMatches(`"other", W/${etag}`, etag))
   t.ok(etagMatches('*', etag))
   t.notOk(etagMatches('"other"', etag))
