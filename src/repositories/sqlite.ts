@@ -15,7 +15,7 @@ import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
   mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert,
-  type BoundFilter, type BoundPosition,
+  type BoundPosition,
   toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow
 } from './stored-rows.js'
@@ -151,7 +151,9 @@ function prepareReads (client: Database.Database) {
   return {
     findBatch: client.prepare(`select batch_id as batchId, first_event_at as firstEventAt, last_event_at as lastEventAt
       from batches where tenant_id = ? and batch_id = ?`),
-    currentSeq: client.prepare('select coalesce(max(seq), 0) from events').pluck()
+    currentSeq: client.prepare('select coalesce(max(seq), 0) from events').pluck(),
+    // Prepared after the migrations ran (openSqlite), so the journal table exists.
+    migrationsApplied: client.prepare('select count(*) from __drizzle_migrations').pluck()
   }
 }
 
@@ -325,17 +327,14 @@ export class SqliteFailureRepository implements FailureRepository {
     try {
       begin.run()
       for (const job of jobs) {
-        const alone = jobs.length === 1
-        if (!alone) savepoint.run()
+        savepoint.run()
         try {
           done.push({ job, result: await recordEvents(tx, job.tenantId, job.batch, job.receivedAt) })
-          if (!alone) release.run()
         } catch (error) {
-          if (alone) throw error
           rollbackTo.run()
-          release.run()
           failed.push({ job, error })
         }
+        release.run()
       }
       commit.run()
     } catch (error) {
@@ -447,7 +446,7 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   /** The report's two queries, prepared once per filter shape (see placeholderFilter). */
-  private reportQueries (shape: string, filter: BoundFilter, after: BoundPosition | null): ReportQueries {
+  private reportQueries ({ shape, filter, after }: ReturnType<typeof placeholderFilter>): ReportQueries {
     const cached = this.reportQueryCache.get(shape)
     if (cached !== undefined) return cached
     const base = filterConditions(failures, sql.placeholder('tenantId'), sql.placeholder('batchId'), filter)
@@ -461,7 +460,7 @@ export class SqliteFailureRepository implements FailureRepository {
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
     const bound = placeholderFilter(filter, after)
-    const queries = this.reportQueries(bound.shape, bound.filter, bound.after)
+    const queries = this.reportQueries(bound)
     const params = { ...bound.params, tenantId, batchId, snapshotSeq }
     const unchanged = queries.unchanged({ ...params, limit: limit + 1 }).map((values) => toFailureRecord(failureRow(values)))
     // Rows changed after the snapshot keep the place they had then.
@@ -477,8 +476,7 @@ export class SqliteFailureRepository implements FailureRepository {
 
   async readiness (): Promise<ReadinessState> {
     try {
-      const applied = this.db.$client.prepare('select count(*) as n from __drizzle_migrations').get() as { n: number }
-      return readinessFrom(applied.n, journalLength('sqlite'))
+      return readinessFrom(this.reads.migrationsApplied.get() as number, journalLength('sqlite'))
     } catch (error) {
       return { reachable: false, migrated: false, detail: (error as Error).message }
     }

@@ -206,11 +206,8 @@ export function placeholderFilter (filter: FailureFilter, after: ReportPosition 
   const position = after === null
     ? null
     : { lastSeenAt: bind('afterLastSeenAt', after.lastSeenAt), mailbox: bind('afterMailbox', after.mailbox), category: bind('afterCategory', after.category) }
-  const shape = [
-    filter.status === 'all' ? 'all' : 'status', filter.categories.length, filter.mailbox !== null, filter.since !== null,
-    filter.until !== null, after !== null
-  ].join(':')
-  return { shape, filter: bound, after: position, params }
+  // The names bound are exactly what tells one shape from another.
+  return { shape: Object.keys(params).join(':'), filter: bound, after: position, params }
 }
 
 export function filterConditions (columns: ReportColumns, tenantId: Bound<string>, batchId: Bound<string>, filter: BoundFilter): SQL[] {
