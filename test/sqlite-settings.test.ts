@@ -16,4 +16,5 @@ t.test('a SQLite file is opened in WAL mode with every commit fsynced before it 
   t.equal(client.pragma('wal_autocheckpoint', { simple: true }), 10000)
   t.equal(client.pragma('cache_size', { simple: true }), -16384)
   t.equal(client.pragma('busy_timeout', { simple: true }), 5000)
+  t.equal(client.pragma('temp_store', { simple: true }), 2, 'MEMORY: savepoint journals stay off the disk')
 })
