@@ -5,7 +5,7 @@ import { stallDetection, type StallDetection } from './domain/index.js'
 import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
-import { openApiKeyRepository, openRepository } from './repositories/index.js'
+import { openApiKeyRepository, openRepository, openStores } from './repositories/index.js'
 import problems, { sendFrameworkError } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
@@ -49,6 +49,16 @@ export async function bootstrapAdminKey (apiKeys: ApiKeyRepository, secret: stri
   return stored
 }
 
+/** The stores options inject, and the database's own for what they leave out. */
+async function storesOf (config: Config, options: AppOptions): Promise<{ failures: FailureRepository, apiKeys: ApiKeyRepository }> {
+  const repositoryOptions = { poolSize: config.databasePoolSize }
+  if (options.repository === undefined && options.apiKeys === undefined) return await openStores(config.database, repositoryOptions)
+  return {
+    failures: options.repository ?? await openRepository(config.database, repositoryOptions),
+    apiKeys: options.apiKeys ?? await openApiKeyRepository(config.database, repositoryOptions)
+  }
+}
+
 /** Builds the whole service: infrastructure plugins, then the domain, then the routes. */
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -63,8 +73,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.setValidatorCompiler(validatorCompiler)
   await app.register(problems)
 
-  const repository = options.repository ?? await openRepository(config.database, { poolSize: config.databasePoolSize })
-  const apiKeys = options.apiKeys ?? await openApiKeyRepository(config.database, { poolSize: config.databasePoolSize })
+  const { failures: repository, apiKeys } = await storesOf(config, options)
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)

@@ -1,10 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
 import { classifyEvent, type EventInput } from '../src/domain/index.js'
+import { authenticateApiKey, issueApiKey } from '../src/repositories/api-keys.js'
 import { EventConflictError, type RecordResult } from '../src/repositories/types.js'
-import { failedEvent, freshRepository } from './helpers/app.js'
+import { failedEvent, freshRepository, freshStores, TEST_DATABASE_URL } from './helpers/app.js'
 
-// Writes issued together: on SQLite they share one transaction (group commit), each in its own
-// savepoint; on PostgreSQL they run side by side. Either way each call stands or falls alone.
+// Writes issued together: on SQLite they share one transaction (group commit; after a refusal
+// the group runs again with each call in its own savepoint); on PostgreSQL they run side by
+// side. Either way each call stands or falls alone.
 
 const RECEIVED_AT = Date.parse('2026-11-24T12:00:00Z')
 
@@ -53,4 +60,45 @@ t.test('a write to a closed store is refused, never left waiting', async (t) => 
   const repository = await freshRepository()
   await repository.close()
   await t.rejects(repository.recordEvents('default', [event()], RECEIVED_AT))
+})
+
+t.test('key lookups and key changes made while writes wait for their group commit', async (t) => {
+  const { repository, apiKeys } = await freshStores()
+  t.teardown(async () => { await repository.close() })
+  const { secret, key } = await issueApiKey(apiKeys, { tenantId: 'default', scopes: ['events:write'], name: 'writer' }, RECEIVED_AT)
+  // Queued in one tick; the key is read and revoked before the group commit runs.
+  const writes = Array.from({ length: 10 }, async (_, index) =>
+    await repository.recordEvents('default', [event({ id: `evt-k${index}`, mailbox: `k${index}@contoso.com` })], RECEIVED_AT))
+  const found = await authenticateApiKey(apiKeys, secret)
+  t.equal(found?.id, key.id, 'the key is found meanwhile')
+  t.equal(await apiKeys.revoke(key.id, RECEIVED_AT + 1), true, 'and revoked')
+  const results = await Promise.all(writes)
+  t.same(results.map((result) => result.outcomes[0].duplicate), Array(10).fill(false), 'every write is stored')
+  t.equal(await authenticateApiKey(apiKeys, secret), null, 'the revocation holds after the commit')
+  t.equal((await repository.countBatches('default', ['batch-1'])).get('batch-1')?.mailboxesSeen, 10)
+})
+
+// On PostgreSQL the service would use the public schema, shared with other runs: every other
+// test injects a schema of its own, and multi-instance.test.ts starts real processes.
+t.test('the service opens its own store: on SQLite both stores share the file, keys and events alike', {
+  skip: TEST_DATABASE_URL === undefined ? false : 'SQLite only: the service opened on a SQLite file'
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sfr-stores-'))
+  const url = join(dir, 'service.db')
+  const secret = 'sfr_' + 'q'.repeat(43)
+  const app = await buildApp(loadConfig({ DATABASE_URL: url, BOOTSTRAP_ADMIN_KEY: secret, LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY: '0' }))
+  t.teardown(async () => {
+    await app.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const headers = { authorization: `Bearer ${secret}` }
+  const posts = await Promise.all(Array.from({ length: 5 }, async (_, index) =>
+    await app.inject({ method: 'POST', url: '/events', headers, payload: failedEvent({ id: `evt-s${index}`, mailbox: `s${index}@contoso.com` }) })))
+  t.same(posts.map((response) => response.statusCode), [201, 201, 201, 201, 201])
+  const created = await app.inject({ method: 'POST', url: '/admin/api-keys', headers, payload: { name: 'reader', scopes: ['reports:read'] } })
+  t.equal(created.statusCode, 201)
+  const reader = { authorization: `Bearer ${created.json<{ key: string }>().key}` }
+  const report = await app.inject({ method: 'GET', url: '/batches/batch-1/errors', headers: reader })
+  t.equal(report.statusCode, 200)
+  t.equal(report.json<{ items: unknown[] }>().items.length, 5, 'the new key reads what the bootstrap key wrote')
 })

@@ -10,6 +10,7 @@ import { API_SCOPES } from '../../src/domain/api-keys.js'
 import { issueApiKey, type ApiKeyRepository } from '../../src/repositories/api-keys.js'
 import { SqliteApiKeyRepository } from '../../src/repositories/api-keys.sqlite.js'
 import { SqliteFailureRepository } from '../../src/repositories/sqlite.js'
+import { openSqlite } from '../../src/db/sqlite.js'
 import type { FailureRepository } from '../../src/repositories/types.js'
 
 /** A controllable clock for tests: starts at `start`, moves only when told. */
@@ -74,7 +75,9 @@ export async function freshRepository (): Promise<FailureRepository> {
  */
 export async function freshStores (): Promise<{ repository: FailureRepository, apiKeys: ApiKeyRepository }> {
   if (TEST_DATABASE_URL === undefined) {
-    return { repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:') }
+    // One connection for both, as the service opens them (openStores).
+    const { db } = openSqlite(':memory:')
+    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db) }
   }
   const url = TEST_DATABASE_URL
   const schema = await createTestSchema(url)
