@@ -1,4 +1,5 @@
-// npm run bench: the built service against a bare Fastify hello-world on this machine.
+// npm run bench: the built service against a bare Fastify hello-world (the ceiling) and a bare
+// durable insert (bench/durable-insert.js: the least a durably acknowledged write costs here).
 // The load generator (autocannon) runs in this process; each server runs in a child process.
 // Sizes: BENCH_EVENTS (1,000,000), BENCH_MAILBOXES (100,000), BENCH_DURATION (seconds, 10),
 // BENCH_CONNECTIONS (10), BENCH_BULK_CONNECTIONS (4), BENCH_SERVICE_NODE_ARGS,
@@ -145,30 +146,68 @@ function seedEvent (g) {
   }
 }
 
-async function seedBulk (base) {
+/** POST /events with a new single event each time, ids prefixed so that runs never collide. */
+function singleEvents (prefix) {
+  let single = 0
+  return {
+    method: 'POST',
+    path: '/events',
+    headers: { 'content-type': 'application/json', ...AUTH },
+    setupRequest: (request) => {
+      single += 1
+      return {
+        ...request,
+        body: JSON.stringify({
+          id: `${prefix}-${single}`,
+          batchId: 'bench-single',
+          mailbox: `single${single % MAILBOXES}@contoso.com`,
+          occurredAt: new Date(BASE_TIME + single * 1000).toISOString(),
+          outcome: 'failed',
+          failure: { code: '161', message: 'Host1 failure: Error login on [imap.contoso.com] with user [alice] auth [LOGIN]: 2 NO [AUTHENTICATIONFAILED] Authentication failed.' },
+          context: { engine: 'imapsync', migrationType: 'imap', server: 'imap.contoso.com', credentialMode: 'user' }
+        })
+      }
+    }
+  }
+}
+
+function bulkBody (start, end) {
+  const events = []
+  for (let g = start; g < end; g++) events.push(seedEvent(g))
+  return JSON.stringify({ events })
+}
+
+/**
+ * The seed's first `total` events, BULK_SIZE a request, over BULK_CONNECTIONS connections.
+ * With `prebuilt`, every body is built before the clock starts: a server that takes a bulk in
+ * a few milliseconds would otherwise be measured waiting for this process to build the next.
+ */
+async function bulkOfSeed (base, total = EVENTS, prebuilt = false) {
+  const bodies = []
+  if (prebuilt) for (let start = 0; start < total; start += BULK_SIZE) bodies.push(bulkBody(start, Math.min(total, start + BULK_SIZE)))
   let next = 0
-  const requests = Math.ceil(EVENTS / BULK_SIZE)
+  // Timed here: autocannon's own duration counts whole seconds, too coarse for a short run.
+  const started = performance.now()
   const result = await cannon({
     title: 'bulk',
     url: base,
     connections: BULK_CONNECTIONS,
-    amount: requests,
+    amount: Math.ceil(total / BULK_SIZE),
     requests: [{
       method: 'POST',
       path: '/events/bulk',
       headers: { 'content-type': 'application/json', ...AUTH },
       setupRequest: (request) => {
         const start = next
-        next = Math.min(EVENTS, next + BULK_SIZE)
-        const events = []
-        for (let g = start; g < next; g++) events.push(seedEvent(g))
-        // autocannon may ask for one more request than `amount` at the very end.
-        if (events.length === 0) events.push(seedEvent(0))
-        return { ...request, body: JSON.stringify({ events }) }
+        next = Math.min(total, next + BULK_SIZE)
+        // autocannon may ask for one more request than `amount` at the very end: a retry of the first.
+        if (start === next) return { ...request, body: bodies[0] ?? bulkBody(0, 1) }
+        return { ...request, body: prebuilt ? bodies[start / BULK_SIZE] : bulkBody(start, next) }
       }
     }]
   })
-  return { ...result, eventsPerSec: next / result.seconds, events: next }
+  const seconds = (performance.now() - started) / 1000
+  return { ...result, seconds, eventsPerSec: next / seconds, events: next }
 }
 
 /**
@@ -244,7 +283,17 @@ async function main () {
   console.log(`hello-world: ${round(ceiling.reqPerSec, 0)} req/s`)
   await stopChild(hello.child)
 
-  // 2. The service on a fresh SQLite file.
+  // 2. What a durable single write costs at least: a bare route, the same durability, one row.
+  const durable = await startChild(join(ROOT, 'bench', 'durable-insert.js'), {}, '/')
+  const durableRequest = singleEvents('durable')
+  await cannon({ title: 'warm-up', url: durable.base, duration: 2, requests: [durableRequest] })
+  const durableInsert = await withCpu(durable.child.pid, async () => await cannon({ title: 'durable insert', url: durable.base, requests: [durableRequest] }))
+  console.log(`durable insert (bare route, one row, fsynced group commit): ${round(durableInsert.reqPerSec, 0)} req/s`)
+  const durableBulk = await withCpu(durable.child.pid, async () => await bulkOfSeed(durable.base, Math.min(EVENTS, 200_000), true), (result) => result.events)
+  console.log(`durable bulk insert (bare route, one row an event): ${round(durableBulk.eventsPerSec, 0)} events/s`)
+  await stopChild(durable.child)
+
+  // 3. The service on a fresh SQLite file.
   const dir = mkdtempSync(join(tmpdir(), 'sfr-bench-'))
   const service = await startChild(join(ROOT, 'dist', 'src', 'server.js'), {
     DATABASE_URL: join(dir, 'bench.db'),
@@ -256,7 +305,7 @@ async function main () {
   const poll = setInterval(() => { try { peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB) } catch {} }, 250)
   try {
     const seedStart = Date.now()
-    const bulk = await withCpu(service.child.pid, async () => await seedBulk(service.base), (result) => result.events)
+    const bulk = await withCpu(service.child.pid, async () => await bulkOfSeed(service.base), (result) => result.events)
     console.log(`bulk (seed): ${bulk.events} events in ${round((Date.now() - seedStart) / 1000)} s, ${round(bulk.eventsPerSec, 0)} events/s`)
 
     const firstPageUrl = `${service.base}/batches/${BATCH}/errors`
@@ -268,27 +317,7 @@ async function main () {
     const deepPage = await withCpu(service.child.pid, async () => await cannon({ title: 'deep page', url: `${firstPageUrl}?cursor=${encodeURIComponent(deep.cursor)}` }))
     console.log(`report deep page (after ${deep.depth} failures): ${round(deepPage.reqPerSec, 0)} req/s, p99 ${deepPage.p99Ms} ms`)
 
-    let single = 0
-    const singleRequest = {
-      method: 'POST',
-      path: '/events',
-      headers: { 'content-type': 'application/json', ...AUTH },
-      setupRequest: (request) => {
-        single += 1
-        return {
-          ...request,
-          body: JSON.stringify({
-            id: `single-${single}`,
-            batchId: 'bench-single',
-            mailbox: `single${single % MAILBOXES}@contoso.com`,
-            occurredAt: new Date(BASE_TIME + single * 1000).toISOString(),
-            outcome: 'failed',
-            failure: { code: '161', message: 'Host1 failure: Error login on [imap.contoso.com] with user [alice] auth [LOGIN]: 2 NO [AUTHENTICATIONFAILED] Authentication failed.' },
-            context: { engine: 'imapsync', migrationType: 'imap', server: 'imap.contoso.com', credentialMode: 'user' }
-          })
-        }
-      }
-    }
+    const singleRequest = singleEvents('single')
     await cannon({ title: 'warm-up', url: service.base, duration: 2, requests: [singleRequest] })
     const ingest = await withCpu(service.child.pid, async () => await cannon({ title: 'single', url: service.base, requests: [singleRequest] }))
     console.log(`single ingest: ${round(ingest.reqPerSec, 0)} req/s, p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms`)
@@ -303,6 +332,8 @@ async function main () {
 
     const rows = [
       { name: 'hello-world GET / (ceiling)', throughput: ceiling.reqPerSec, unit: 'req/s', p50: ceiling.p50Ms, p99: ceiling.p99Ms, target: '' },
+      { name: 'bare durable insert (reference)', throughput: durableInsert.reqPerSec, unit: 'req/s', cpu: durableInsert.cpuMicrosPerUnit, p50: durableInsert.p50Ms, p99: durableInsert.p99Ms, target: '' },
+      { name: 'bare durable bulk insert (reference)', throughput: durableBulk.eventsPerSec, unit: 'events/s', cpu: durableBulk.cpuMicrosPerUnit, p50: durableBulk.p50Ms, p99: durableBulk.p99Ms, target: '' },
       { name: 'POST /events (single)', throughput: ingest.reqPerSec, unit: 'req/s', cpu: ingest.cpuMicrosPerUnit, p50: ingest.p50Ms, p99: ingest.p99Ms, target: '>= 0.5x ceiling', met: ingest.reqPerSec >= 0.5 * ceiling.reqPerSec },
       { name: `POST /events/bulk (${BULK_SIZE}/req)`, throughput: bulk.eventsPerSec, unit: 'events/s', cpu: bulk.cpuMicrosPerUnit, p50: bulk.p50Ms, p99: bulk.p99Ms, target: '>= 50,000 events/s', met: bulk.eventsPerSec >= 50_000 },
       { name: 'GET report, first page', throughput: firstPage.reqPerSec, unit: 'req/s', cpu: firstPage.cpuMicrosPerUnit, p50: firstPage.p50Ms, p99: firstPage.p99Ms, target: 'p99 < 20 ms', met: firstPage.p99Ms < 20 },
