@@ -49,8 +49,8 @@ async function sendCsv (reply: FastifyReply, filename: string, lines: AsyncGener
 }
 
 /** Sends JSON serialized by the route, as a Buffer: its length is known, where a string would be measured and then encoded again. */
-async function sendJson (reply: FastifyReply, json: string): Promise<FastifyReply> {
-  return await reply.type('application/json; charset=utf-8').send(Buffer.from(json))
+async function sendJson (reply: FastifyReply, head: Buffer, tail: string): Promise<FastifyReply> {
+  return await reply.type('application/json; charset=utf-8').send(Buffer.concat([head, Buffer.from(tail)]))
 }
 
 /** Every matching failure, page by page from one snapshot, as CSV lines. */
@@ -231,13 +231,14 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const summary = reportSummary(counts.get(batchId))
     // Serialized here rather than by the response schema: the guides, most of the bytes, are
     // serialized once each (see reportItemsJson). The shape is ErrorReportSchema's.
-    const content = `{"batchId":${JSON.stringify(batchId)},"summary":${JSON.stringify(summary)},` +
-      `"items":${reportItemsJson(page.items.map(toReportItem))}`
+    // Encoded to UTF-8 once, for the hash and the reply alike.
+    const content = Buffer.from(`{"batchId":${JSON.stringify(batchId)},"summary":${JSON.stringify(summary)},` +
+      `"items":${reportItemsJson(page.items.map(toReportItem))}`)
     // The validator is the hash of what the page says. nextCursor counts only as the position
     // it holds: its snapshot moves with every event anywhere, which is not content.
-    if (tagMatches(request, reply, etagOf(content + JSON.stringify(page.next)))) return await sendNotModified(reply)
+    if (tagMatches(request, reply, etagOf(content, JSON.stringify(page.next)))) return await sendNotModified(reply)
     const nextCursor = page.next === null ? null : encodeCursor({ ...page.next, snapshotSeq, filter: fingerprint })
-    return await sendJson(reply, `${content},"nextCursor":${JSON.stringify(nextCursor)}}`)
+    return await sendJson(reply, content, `,"nextCursor":${JSON.stringify(nextCursor)}}`)
   })
 
   app.get('/batches/:batchId/retry-list', {

@@ -55,3 +55,10 @@ t.test('If-None-Match matches our tag, weakly compared, in a list or as *', asyn
   t.notOk(etagMatches('"other"', etag))
   t.notOk(etagMatches(undefined, etag))
 })
+
+t.test('the tag of a body given in parts, text or bytes, is the tag of the whole body', async (t) => {
+  const whole = '{"batchId":"b-ü","items":[]}{"lastSeenAt":1}'
+  t.equal(etagOf(Buffer.from('{"batchId":"b-ü","items":[]}'), '{"lastSeenAt":1}'), etagOf(whole))
+  t.equal(etagOf('{"batchId":', '"b-ü",', Buffer.from('"items":[]}{"lastSeenAt":1}')), etagOf(Buffer.from(whole)))
+  t.not(etagOf('{"a":', '1}', 'x'), etagOf('{"a":1}'))
+})
