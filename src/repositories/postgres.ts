@@ -205,15 +205,15 @@ function isOneOf (keys: MailboxKey[]): SQL {
  * lock table (about 6,400 entries by default) once a few dozen bulks ran at once, and every
  * write failed with "out of shared memory" meanwhile. A mailbox not stored yet gets a
  * placeholder row first (event_count 0, see loadMailboxes): a concurrent writer of the same
- * new mailbox waits on it until this transaction ends. Both steps go in key order, so two
- * writers never wait on each other crosswise (should they still, PostgreSQL picks one to
- * fail with a deadlock, which is retried).
+ * new mailbox waits on it until this transaction ends. Both steps go in key order (the
+ * columns' collations: mailbox is "C"), so two writers never wait on each other crosswise
+ * (should they still, PostgreSQL picks one to fail with a deadlock, which is retried).
  */
 async function lockMailboxes (tx: PostgresTx, tenantId: string, keys: MailboxKey[]): Promise<void> {
   await tx.execute(sql`insert into ${mailboxes} (tenant_id, batch_id, mailbox, first_event_at, last_event_at, event_count)
     select ${tenantId}, k.batch_id, k.mailbox, 0, 0, 0
     from unnest(${sql.param(keys.map((key) => key.batchId))}::text[], ${sql.param(keys.map((key) => key.mailbox))}::text[]) as k(batch_id, mailbox)
-    order by k.batch_id, k.mailbox
+    order by k.batch_id, k.mailbox collate "C"
     on conflict do nothing`)
   await tx.execute(sql`select 1 from ${mailboxes} m where m.tenant_id = ${tenantId} and ${isOneOf(keys)}
     order by m.batch_id, m.mailbox for update`)
