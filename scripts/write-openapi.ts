@@ -9,7 +9,7 @@ import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
 
 export async function openapiDocument (): Promise<string> {
   const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), {
-    repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:'), logger: false
+    stores: { repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:') }, logger: false
   })
   try {
     await app.ready()

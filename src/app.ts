@@ -5,7 +5,7 @@ import { stallDetection, type StallDetection } from './domain/index.js'
 import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
-import { openApiKeyRepository, openRepository, openStores } from './repositories/index.js'
+import { openStores, type Stores } from './repositories/index.js'
 import problems, { sendFrameworkError } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
@@ -32,10 +32,8 @@ declare module 'fastify' {
 }
 
 export interface AppOptions {
-  /** Use this repository instead of opening the one config.database names. */
-  repository?: FailureRepository
-  /** Use this API-key store instead of opening the one config.database names. */
-  apiKeys?: ApiKeyRepository
+  /** Use these stores instead of opening those of the database config.database names. */
+  stores?: Stores
   clock?: () => number
   logger?: FastifyServerOptions['logger']
 }
@@ -47,16 +45,6 @@ export async function bootstrapAdminKey (apiKeys: ApiKeyRepository, secret: stri
   if (secret === null || await apiKeys.count() > 0) return false
   const { stored } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'bootstrap admin', secret }, now)
   return stored
-}
-
-/** The stores options inject, and the database's own for what they leave out. */
-async function storesOf (config: Config, options: AppOptions): Promise<{ failures: FailureRepository, apiKeys: ApiKeyRepository }> {
-  const repositoryOptions = { poolSize: config.databasePoolSize }
-  if (options.repository === undefined && options.apiKeys === undefined) return await openStores(config.database, repositoryOptions)
-  return {
-    failures: options.repository ?? await openRepository(config.database, repositoryOptions),
-    apiKeys: options.apiKeys ?? await openApiKeyRepository(config.database, repositoryOptions)
-  }
 }
 
 /** Builds the whole service: infrastructure plugins, then the domain, then the routes. */
@@ -73,7 +61,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.setValidatorCompiler(validatorCompiler)
   await app.register(problems)
 
-  const { failures: repository, apiKeys } = await storesOf(config, options)
+  const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)

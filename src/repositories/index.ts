@@ -10,12 +10,10 @@ export interface RepositoryOptions {
   poolSize: number
 }
 
-/** Opens the store DATABASE_URL names, migrated and ready. */
-export async function openRepository (target: DatabaseTarget, options: RepositoryOptions): Promise<FailureRepository> {
-  if (target.dialect === 'sqlite') return SqliteFailureRepository.open(target.path)
-  // Loaded on demand: an instance on SQLite never loads the PostgreSQL driver.
-  const { PostgresFailureRepository } = await import('./postgres.js')
-  return await PostgresFailureRepository.open({ url: target.url, poolSize: options.poolSize })
+/** The service's two stores: sync failures and API keys. */
+export interface Stores {
+  repository: FailureRepository
+  apiKeys: ApiKeyRepository
 }
 
 /** Opens the API-key store of the same database (its own connection or pool). */
@@ -27,16 +25,22 @@ export async function openApiKeyRepository (target: DatabaseTarget, options: Rep
 }
 
 /**
- * Opens both stores of the database DATABASE_URL names. On SQLite they share one connection:
- * on a connection of its own, every key lookup found its page cache emptied by the commit
- * before it and read the pages again (measured: 9-12 us a lookup, 3-5 us shared). Every statement on it
- * runs synchronously, and a group commit never yields to other code while it is open (see
- * SqliteFailureRepository), so a key lookup or change never lands inside one.
+ * Opens both stores of the database DATABASE_URL names, migrated and ready. On SQLite they
+ * share one connection: on a connection of its own, every key lookup found its page cache
+ * emptied by the commit before it and read the pages again (measured: 9-12 us a lookup, 3-5 us
+ * shared). Every statement on it runs synchronously, and a group commit never yields to other
+ * code while it is open (see SqliteFailureRepository), so a key lookup or change never lands
+ * inside one.
  */
-export async function openStores (target: DatabaseTarget, options: RepositoryOptions): Promise<{ failures: FailureRepository, apiKeys: ApiKeyRepository }> {
+export async function openStores (target: DatabaseTarget, options: RepositoryOptions): Promise<Stores> {
   if (target.dialect === 'sqlite') {
     const { db } = openSqlite(target.path)
-    return { failures: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db) }
+    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db) }
   }
-  return { failures: await openRepository(target, options), apiKeys: await openApiKeyRepository(target, options) }
+  // Loaded on demand: an instance on SQLite never loads the PostgreSQL driver.
+  const { PostgresFailureRepository } = await import('./postgres.js')
+  return {
+    repository: await PostgresFailureRepository.open({ url: target.url, poolSize: options.poolSize }),
+    apiKeys: await openApiKeyRepository(target, options)
+  }
 }

@@ -10,6 +10,7 @@ import { API_SCOPES } from '../../src/domain/api-keys.js'
 import { issueApiKey, type ApiKeyRepository } from '../../src/repositories/api-keys.js'
 import { SqliteApiKeyRepository } from '../../src/repositories/api-keys.sqlite.js'
 import { SqliteFailureRepository } from '../../src/repositories/sqlite.js'
+import type { Stores } from '../../src/repositories/index.js'
 import { openSqlite } from '../../src/db/sqlite.js'
 import type { FailureRepository } from '../../src/repositories/types.js'
 
@@ -73,7 +74,7 @@ export async function freshRepository (): Promise<FailureRepository> {
  * A fresh failure store and API-key store on the same database (see freshRepository).
  * Closing the failure store closes the key store too, before its schema is dropped.
  */
-export async function freshStores (): Promise<{ repository: FailureRepository, apiKeys: ApiKeyRepository }> {
+export async function freshStores (): Promise<Stores> {
   if (TEST_DATABASE_URL === undefined) {
     // One connection for both, as the service opens them (openStores).
     const { db } = openSqlite(':memory:')
@@ -106,7 +107,7 @@ export async function buildTestApp (t: Test, env: Record<string, string> = {}): 
   const { repository, apiKeys } = await freshStores()
   const clock = new TestClock()
   const { secret: key } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'test' }, clock.now)
-  const app = await buildApp(config, { repository, apiKeys, clock: clock.read, logger: false })
+  const app = await buildApp(config, { stores: { repository, apiKeys }, clock: clock.read, logger: false })
   t.teardown(async () => { await app.close() })
   const inject = async ({ auth, ...options }: TestInjectOptions): Promise<LightMyRequestResponse> => {
     const headers: Record<string, string | string[] | number | undefined> = { ...options.headers }
