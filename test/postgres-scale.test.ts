@@ -43,7 +43,7 @@ t.test('forty bulks of 1000 new mailboxes each, at once, all commit', { skip: SK
   t.equal(counts?.openFailures, 40_000)
 })
 
-t.test('a stall sweep over more mailboxes than one round locks stalls every one of them', { skip: SKIP }, async (t) => {
+t.test('a stall sweep over more mailboxes than one round stalls every one of them', { skip: SKIP }, async (t) => {
   const repository = await repositoryFor(t, 4)
   for (const [index, size] of [1000, 1000, 500].entries()) {
     await repository.recordEvents('default', bulk(`s${index}`, size, 'synced'), RECEIVED_AT)

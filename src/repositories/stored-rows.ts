@@ -220,13 +220,14 @@ export function filterConditions (columns: ReportColumns, tenantId: Bound<string
   return conditions
 }
 
-/** Rows strictly after `after` in report order (lastSeenAt desc, mailbox, category). */
+/** A report position whose values may be placeholders (see placeholderFilter). */
 export interface BoundPosition {
   lastSeenAt: Bound<number>
   mailbox: Bound<string>
   category: Bound<string>
 }
 
+/** Rows strictly after `after` in report order (lastSeenAt desc, mailbox, category). */
 export function afterPosition (columns: ReportColumns, after: BoundPosition): SQL {
   // The leading bound repeats what the OR implies, so the planner can seek the report index
   // to the cursor instead of walking it from the top (a deep page would cost the whole depth).
