@@ -19,6 +19,9 @@ import troubleshootingRoutes from './routes/troubleshooting.js'
 import healthRoutes from './routes/health.js'
 import classifyRoutes from './routes/classify.js'
 import apiKeyRoutes from './routes/api-keys.js'
+import changeFeed from './plugins/change-feed.js'
+import stallSweep from './plugins/stall-sweep.js'
+import changeRoutes from './routes/changes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -72,6 +75,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     app.log.info({ tenantId: DEFAULT_TENANT }, 'created the bootstrap admin key from BOOTSTRAP_ADMIN_KEY')
   }
 
+  await app.register(changeFeed)
+  await app.register(stallSweep)
+
   // Order matters: the key is found, then counted by the rate limit, then checked against the route's scope.
   await app.register(authentication, { apiKeys })
   await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure })
@@ -86,5 +92,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(troubleshootingRoutes)
   await app.register(classifyRoutes)
   await app.register(apiKeyRoutes)
+  await app.register(changeRoutes)
   return app
 }

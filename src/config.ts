@@ -17,6 +17,8 @@ export const EnvSchema = Type.Object({
   ], { default: 'info' }),
   STALL_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(ms|s|m|h|d)?$' }),
   SHUTDOWN_GRACE: Type.String({ default: '10s', pattern: DURATION }),
+  STALL_SWEEP_INTERVAL: Type.String({ default: '5m', pattern: DURATION }),
+  CHANGES_RETENTION: Type.String({ default: '30d', pattern: DURATION }),
   // Never echoed in errors: it is a secret.
   BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: API_KEY_PATTERN })),
   RATE_LIMIT_MAX: Type.String({ default: '600', pattern: '^[0-9]{1,9}$' }),
@@ -42,6 +44,10 @@ export interface Config {
   /** Milliseconds without a successful sync after which a mailbox counts as stalled. */
   stallAfterMs: number
   shutdownGraceMs: number
+  /** How often the background sweep looks for stalled mailboxes in every batch of every tenant. */
+  stallSweepIntervalMs: number
+  /** How long the change feed keeps a change. */
+  changesRetentionMs: number
   /** Created as an all-scopes key of tenant `default` when no key exists yet. */
   bootstrapAdminKey: string | null
   /** Requests per key (or per client address without a valid key) per window. */
@@ -100,6 +106,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (databasePoolSize < 1 || databasePoolSize > 1000) throw new ConfigError(`DATABASE_POOL_SIZE: ${databasePoolSize} is not between 1 and 1000`)
   const stallAfterMs = parseDuration(withDefaults.STALL_AFTER)
   if (stallAfterMs < 60_000) throw new ConfigError('STALL_AFTER: must be at least 1m')
+  const stallSweepIntervalMs = parseDuration(withDefaults.STALL_SWEEP_INTERVAL)
+  if (stallSweepIntervalMs < 1000) throw new ConfigError('STALL_SWEEP_INTERVAL: must be at least 1s')
+  const changesRetentionMs = parseDuration(withDefaults.CHANGES_RETENTION)
+  if (changesRetentionMs < 3_600_000) throw new ConfigError('CHANGES_RETENTION: must be at least 1h')
   const rateLimitMax = Number(withDefaults.RATE_LIMIT_MAX)
   if (rateLimitMax < 1) throw new ConfigError('RATE_LIMIT_MAX: must be at least 1')
   const rateLimitWindowMs = parseDuration(withDefaults.RATE_LIMIT_WINDOW)
@@ -114,6 +124,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     logLevel: withDefaults.LOG_LEVEL,
     stallAfterMs,
     shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE),
+    stallSweepIntervalMs,
+    changesRetentionMs,
     bootstrapAdminKey: withDefaults.BOOTSTRAP_ADMIN_KEY ?? null,
     rateLimit: { max: rateLimitMax, windowMs: rateLimitWindowMs },
     requestTimeoutMs,

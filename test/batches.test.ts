@@ -70,6 +70,7 @@ t.test('GET /batches/:batchId gives the summary and the failure holding mail up 
   await postEvent(ctx, syncedEvent({ mailbox: 'a@contoso.com', occurredAt: '2026-11-22T10:00:00Z' }))
   await postEvent(ctx, failedEvent({ mailbox: 'a@contoso.com', occurredAt: '2026-11-24T10:00:00Z', failure: { category: 'items_skipped', message: 'skipped' } }))
   await postEvent(ctx, failedEvent({ mailbox: 'b@contoso.com', occurredAt: '2026-11-24T09:00:00Z' }))
+  await ctx.app.stallSweep.runOnce()
   const response = await ctx.inject({ method: 'GET', url: '/batches/batch-1' })
   t.equal(response.statusCode, 200)
   t.same(response.json(), {
@@ -120,8 +121,9 @@ t.test('the batch summary answers 304 to its own ETag until its content changes'
   // Another batch's events do not change this one.
   await postEvent(ctx, failedEvent({ batchId: 'other' }))
   t.equal((await ctx.inject({ method: 'GET', url: '/batches/batch-1', headers: { 'if-none-match': etag } })).statusCode, 304)
-  // Time alone changes it once the mailbox stalls.
+  // The sweep changes it once the mailbox stalls.
   ctx.clock.advance(30 * HOUR)
+  await ctx.app.stallSweep.runOnce()
   const stalled = await ctx.inject({ method: 'GET', url: '/batches/batch-1', headers: { 'if-none-match': etag } })
   t.equal(stalled.statusCode, 200)
   t.not(stalled.headers.etag, etag)
@@ -162,6 +164,7 @@ t.test('the retry list is CSV of the stalled mailboxes by default', async (t) =>
   await postEvent(ctx, syncedEvent({ mailbox: 'amy@contoso.com', occurredAt: '2026-11-22T10:00:00Z' }))
   await postEvent(ctx, syncedEvent({ mailbox: 'fresh@contoso.com', occurredAt: '2026-11-24T10:00:00Z' }))
   await postEvent(ctx, failedEvent({ mailbox: 'bob@contoso.com' }))
+  await ctx.app.stallSweep.runOnce()
   const response = await ctx.inject({ method: 'GET', url: '/batches/batch-1/retry-list' })
   t.equal(response.statusCode, 200)
   t.equal(response.headers['content-type'], 'text/csv; charset=utf-8')
@@ -185,6 +188,7 @@ t.test('the retry list streams more mailboxes than one page', async (t) => {
   const ctx = await buildTestApp(t)
   const events = Array.from({ length: 520 }, (_, i) => syncedEvent({ mailbox: `u${String(i).padStart(3, '0')}@contoso.com`, occurredAt: '2026-11-20T10:00:00Z' }))
   await ctx.inject({ method: 'POST', url: '/events/bulk', payload: { events } })
+  await ctx.app.stallSweep.runOnce()
   const response = await ctx.inject({ method: 'GET', url: '/batches/batch-1/retry-list' })
   const lines = response.body.trimEnd().split('\r\n')
   t.equal(lines.length, 521)

@@ -10,6 +10,8 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     logLevel: 'info',
     stallAfterMs: 26 * 3_600_000,
     shutdownGraceMs: 10_000,
+    stallSweepIntervalMs: 300_000,
+    changesRetentionMs: 30 * 86_400_000,
     bootstrapAdminKey: null,
     rateLimit: { max: 600, windowMs: 60_000 },
     requestTimeoutMs: 30_000,
@@ -28,6 +30,9 @@ t.test('limits and the bootstrap key are read and validated', async (t) => {
   t.throws(() => loadConfig({ BOOTSTRAP_ADMIN_KEY: 'sfr_short' }), { message: /BOOTSTRAP_ADMIN_KEY/ })
   t.throws(() => loadConfig({ BOOTSTRAP_ADMIN_KEY: 'password123password123password123' }), { message: /BOOTSTRAP_ADMIN_KEY/ })
   t.throws(() => loadConfig({ RATE_LIMIT_MAX: '0' }), { message: /RATE_LIMIT_MAX/ })
+  t.match(loadConfig({ STALL_SWEEP_INTERVAL: '30s', CHANGES_RETENTION: '7d' }), { stallSweepIntervalMs: 30_000, changesRetentionMs: 7 * 86_400_000 })
+  t.throws(() => loadConfig({ STALL_SWEEP_INTERVAL: '500ms' }), { message: /STALL_SWEEP_INTERVAL/ })
+  t.throws(() => loadConfig({ CHANGES_RETENTION: '30m' }), { message: /CHANGES_RETENTION/ })
   t.throws(() => loadConfig({ RATE_LIMIT_WINDOW: 'hourly' }), { message: /RATE_LIMIT_WINDOW/ })
   t.throws(() => loadConfig({ REQUEST_TIMEOUT: '10ms' }), { message: /REQUEST_TIMEOUT/ })
   t.throws(() => loadConfig({ MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { message: /MAX_EVENT_LOOP_UTILIZATION/ })

@@ -47,6 +47,7 @@ t.test('a mailbox is syncing, then stalled, then syncing again', async (t) => {
   const state = async (): Promise<string> => (await ctx.inject({ method: 'GET', url: '/batches/batch-1/mailboxes/alice@contoso.com' })).json().state
   t.equal(await state(), 'syncing')
   ctx.clock.advance(30 * HOUR)
+  await ctx.app.stallSweep.runOnce()
   t.equal(await state(), 'stalled')
   await postEvent(ctx, syncedEvent({ occurredAt: '2026-11-25T17:00:00Z' }))
   t.equal(await state(), 'syncing')

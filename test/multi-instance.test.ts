@@ -19,7 +19,7 @@ interface Instance {
 const KEY = 'sfr_' + 'm'.repeat(43)
 const AUTHORIZATION = { authorization: `Bearer ${KEY}` }
 
-async function startInstance (databaseUrl: string): Promise<Instance> {
+async function startInstance (databaseUrl: string, sweepInterval = '1h'): Promise<Instance> {
   const child = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
     env: {
       ...process.env,
@@ -30,6 +30,7 @@ async function startInstance (databaseUrl: string): Promise<Instance> {
       DATABASE_POOL_SIZE: '4',
       BOOTSTRAP_ADMIN_KEY: KEY,
       RATE_LIMIT_MAX: '1000000',
+      STALL_SWEEP_INTERVAL: sweepInterval,
       // The TypeScript loader keeps the loop busy at start: no load shedding here.
       MAX_EVENT_LOOP_DELAY: '0'
     },
@@ -150,8 +151,19 @@ if (TEST_DATABASE_URL === undefined) {
     const reference = await buildTestApp(t)
     reference.clock.now = now
     for (const event of events) await postEvent(reference, event)
+    await reference.app.stallSweep.runOnce()
     const expected = (await report(reference, 'batch-1', 'status=all&limit=500')).body
 
+    // A sweep while events still arrive may stall a mailbox that a later event would have kept
+    // from stalling, so the writers never sweep (1h) and two sweepers start once all is in:
+    // one of them at a time holds the lease, and the stalls are those of the reference.
+    const sweepers = await Promise.all([startInstance(url.toString(), '1s'), startInstance(url.toString(), '1s')])
+    t.teardown(async () => { await Promise.all(sweepers.map(stopInstance)) })
+    const stallCount = expected.summary.byCategory.sync_stalled
+    const deadline = Date.now() + 30_000
+    while ((await fullReport(a)).summary.byCategory.sync_stalled !== stallCount && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
     const [fromA, fromB] = await Promise.all([fullReport(a), fullReport(b)])
     t.same(fromA, expected, 'the report equals the one-instance report')
     t.same(fromB, expected, 'both instances serve the same report')

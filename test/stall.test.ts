@@ -5,7 +5,9 @@ const HOUR = 3_600_000
 // The test clock starts at 2026-11-24T12:00:00Z; STALL_AFTER defaults to 26h.
 const SYNCED_AT = '2026-11-24T10:00:00Z'
 
+/** Runs the background sweep once (as its timer would), then reads the report. */
 async function stalls (ctx: TestApp, query = 'category=sync_stalled&status=all'): Promise<Array<Record<string, unknown>>> {
+  await ctx.app.stallSweep.runOnce()
   const { body } = await report(ctx, 'batch-1', query)
   return body.items.map(({ troubleshooting: _guide, title: _title, ...item }) => item)
 }
@@ -83,7 +85,15 @@ t.test('a late sync that arrives out of order still resolves the stall', async (
   t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: '2026-11-25T18:00:00.000Z' }])
 })
 
-t.test('repeated and concurrent reads open the stall once', async (t) => {
+t.test('a read does not sweep: a stall appears once the background sweep ran', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(30 * HOUR)
+  t.same((await report(ctx, 'batch-1', 'category=sync_stalled&status=all')).body.items, [])
+  t.match(await stalls(ctx), [{ status: 'open' }])
+})
+
+t.test('repeated and concurrent sweeps open the stall once', async (t) => {
   const ctx = await buildTestApp(t)
   await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
   ctx.clock.advance(30 * HOUR)
@@ -97,6 +107,7 @@ t.test('stalls count in the report summary and page like other failures', async 
   for (let i = 0; i < 5; i += 1) await postEvent(ctx, syncedEvent({ mailbox: `u${i}@contoso.com`, occurredAt: SYNCED_AT }))
   await postEvent(ctx, failedEvent({ mailbox: 'bob@contoso.com', occurredAt: SYNCED_AT }))
   ctx.clock.advance(30 * HOUR)
+  await ctx.app.stallSweep.runOnce()
   const first = await report(ctx, 'batch-1', 'limit=4')
   t.same(first.body.summary, { openFailures: 6, mailboxesFailing: 6, byCategory: { sync_stalled: 5, source_sign_in_failed: 1 } })
   const second = await report(ctx, 'batch-1', `limit=4&cursor=${first.body.nextCursor ?? ''}`)

@@ -102,3 +102,30 @@ export const apiKeys = pgTable('api_keys', {
   index('api_keys_prefix_idx').on(t.prefix),
   index('api_keys_tenant_idx').on(t.tenantId, t.createdAt)
 ])
+
+// The change feed: one row per lifecycle change, numbered per tenant (change_counters holds the
+// last number given; a writer updates it last, just before it commits, so numbers commit in
+// order). `failure` is the failure as it stood after the change, as JSON text.
+export const changes = pgTable('changes', {
+  tenantId: text('tenant_id').notNull(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  type: text('type').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: text('mailbox').notNull(),
+  category: text('category').notNull(),
+  rule: text('rule').notNull(),
+  status: text('status', { enum: ['open', 'resolved'] }).notNull(),
+  occurredAt: epochMs('occurred_at').notNull(),
+  recordedAt: epochMs('recorded_at').notNull(),
+  failure: text('failure').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.seq] }),
+  index('changes_batch_idx').on(t.tenantId, t.batchId, t.seq),
+  // The retention purge deletes the oldest first.
+  index('changes_recorded_idx').on(t.recordedAt)
+])
+
+export const changeCounters = pgTable('change_counters', {
+  tenantId: text('tenant_id').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull()
+})

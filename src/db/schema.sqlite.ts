@@ -92,3 +92,29 @@ export const apiKeys = sqliteTable('api_keys', {
   index('api_keys_prefix_idx').on(t.prefix),
   index('api_keys_tenant_idx').on(t.tenantId, t.createdAt)
 ])
+
+// The change feed: one row per lifecycle change, numbered per tenant (change_counters holds the
+// last number given). `failure` is the failure as it stood after the change, as JSON.
+export const changes = sqliteTable('changes', {
+  tenantId: text('tenant_id').notNull(),
+  seq: integer('seq').notNull(),
+  type: text('type').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: text('mailbox').notNull(),
+  category: text('category').notNull(),
+  rule: text('rule').notNull(),
+  status: text('status', { enum: ['open', 'resolved'] }).notNull(),
+  occurredAt: integer('occurred_at').notNull(),
+  recordedAt: integer('recorded_at').notNull(),
+  failure: text('failure').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.seq] }),
+  index('changes_batch_idx').on(t.tenantId, t.batchId, t.seq),
+  // The retention purge deletes the oldest first.
+  index('changes_recorded_idx').on(t.recordedAt)
+])
+
+export const changeCounters = sqliteTable('change_counters', {
+  tenantId: text('tenant_id').primaryKey(),
+  lastSeq: integer('last_seq').notNull()
+})

@@ -49,6 +49,7 @@ export default fp(async function openapi (app) {
       tags: [
         { name: 'events', description: 'Sync engines report outcomes' },
         { name: 'reports', description: 'Dashboards read error reports' },
+        { name: 'changes', description: 'The change feed: every lifecycle change, in order' },
         { name: 'classification', description: 'How raw engine errors become categories' },
         { name: 'troubleshooting', description: 'Guides per failure category' },
         { name: 'admin', description: 'API keys of the caller\'s tenant' },

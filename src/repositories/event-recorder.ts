@@ -2,6 +2,7 @@ import {
   advanceMailbox, diffMailbox,
   type FailureState, type LifecycleEvent, type MailboxState
 } from '../domain/index.js'
+import { draftFromLifecycle, type Change, type ChangeDraft } from '../domain/changes.js'
 import { EventConflictError, type ClassifiedEvent, type RecordOutcome, type RecordResult } from './types.js'
 
 // The write path shared by every dialect. A dialect supplies the statements (RecordingTx),
@@ -35,6 +36,11 @@ export interface RecordingTx {
   loadHistory (tenantId: string, key: MailboxKey): Promise<LifecycleEvent[]>
   saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void>
   touchBatches (tenantId: string, batches: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void>
+  /**
+   * Numbers the drafts with the tenant's next change seqs and stores them; the last statement
+   * of the write, so a dialect that serialises on the tenant's counter holds it only briefly.
+   */
+  appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]>
 }
 
 export function mailboxKey (key: MailboxKey): string {
@@ -80,7 +86,7 @@ export async function recordEvents (
 
   const states = await tx.loadMailboxes(tenantId, [...keys.values()])
   const writes: MailboxWrite[] = []
-  const changes: RecordResult['changes'] = []
+  const drafts: ChangeDraft[] = []
   for (const [id, group] of arrived) {
     const before = states.get(id) ?? null
     const after = await advanceMailbox(before, group.events, async () => await tx.loadHistory(tenantId, group.key))
@@ -91,7 +97,10 @@ export async function recordEvents (
     const state = { ...after, failures: after.failures.map((failure) => stamped.get(failure.category) ?? failure) }
     states.set(id, state)
     writes.push({ ...group.key, state, changed })
-    for (const change of diff.changes) changes.push({ ...change, ...group.key })
+    for (const change of diff.changes) {
+      const failure = state.failures.find((candidate) => candidate.category === change.category)
+      if (failure !== undefined) drafts.push(draftFromLifecycle(change, group.key, failure))
+    }
   }
   await tx.saveMailboxes(tenantId, writes)
 
@@ -105,6 +114,7 @@ export async function recordEvents (
     })
   }
   await tx.touchBatches(tenantId, [...batches.values()], receivedAt)
+  const changes = drafts.length === 0 ? [] : await tx.appendChanges(tenantId, drafts, receivedAt)
 
   const outcomes = events.map((event, index): RecordOutcome => {
     const duplicate = seqs[index] === null

@@ -1,5 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
+import pg from 'pg'
+import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import {
   BLOCKING_CATEGORIES, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
@@ -7,15 +9,20 @@ import {
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.postgres.js'
-import { batches, events, failures, mailboxes } from '../db/schema.postgres.js'
+import { batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.postgres.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
+  AppendedListeners, batchesAfter, changeConditions, changeValues, fromRawFailure, toChange,
+  type BatchKey, type StoredChangeRow, type SweepMailboxRow
+} from './change-rows.js'
+import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
+import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded, toFailureRecord,
+  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
   toEventPage, toLifecycleEvent, toMailboxState
 } from './stored-rows.js'
 import {
@@ -41,8 +48,6 @@ const UNAVAILABLE_MESSAGES = /connection terminated|connection error|timeout exc
 // Deadlock and serialization failures: the transaction was rolled back and may simply be rerun.
 const RETRYABLE_CODES = new Set(['40P01', '40001'])
 const ATTEMPTS = 3
-// Mailboxes one stall-sweep transaction locks and stalls at most.
-const SWEEP_CHUNK = 1000
 
 /** The error and its causes (drizzle wraps driver errors in a DrizzleQueryError). */
 function * causes (error: unknown): Generator<Error & { code?: unknown }> {
@@ -93,8 +98,30 @@ async function inTransaction<T> (db: PostgresDb, work: (tx: PostgresTx) => Promi
   }
 }
 
+/**
+ * Numbers and stores a transaction's changes. The tenant's counter row is updated here, as the
+ * transaction's last write: its row lock makes the next writer of the tenant wait until this
+ * one commits, so seqs commit in increasing order and a reader never sees a number whose
+ * predecessors are still to come (a sequence would hand out numbers that commit out of order).
+ * The lock is held only for the rest of this transaction. The NOTIFY is delivered at commit,
+ * never for a rollback.
+ */
+async function appendChanges (tx: PostgresTx, channel: string, tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
+  const [row] = await tx.insert(changeCounters).values({ tenantId, lastSeq: drafts.length })
+    .onConflictDoUpdate({ target: changeCounters.tenantId, set: { lastSeq: sql`${changeCounters.lastSeq} + excluded.last_seq` } })
+    .returning({ lastSeq: changeCounters.lastSeq })
+  const numbered = numberChanges(tenantId, drafts, row.lastSeq - drafts.length + 1, recordedAt)
+  for (const part of chunks(numbered, 200)) await tx.insert(changes).values(part.map(changeValues))
+  await tx.execute(sql`select pg_notify(${channel}, ${tenantId})`)
+  return numbered
+}
+
 class PostgresRecordingTx implements RecordingTx {
-  constructor (private readonly tx: PostgresTx) {}
+  constructor (private readonly tx: PostgresTx, private readonly channel: string) {}
+
+  async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
+    return await appendChanges(this.tx, this.channel, tenantId, drafts, recordedAt)
+  }
 
   async insertEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<Array<number | null>> {
     const seqById = new Map<string, number>()
@@ -180,6 +207,50 @@ class PostgresRecordingTx implements RecordingTx {
   }
 }
 
+class PostgresSweepingTx implements SweepingTx {
+  constructor (private readonly tx: PostgresTx, private readonly channel: string) {}
+
+  async nextMailboxes (tenantId: string, batchId: string, after: string | null, limit: number): Promise<SweepMailboxRow[]> {
+    return await this.tx.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt, firstEventAt: mailboxes.firstEventAt })
+      .from(mailboxes)
+      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), gt(mailboxes.mailbox, after ?? ''), gt(mailboxes.eventCount, 0)))
+      .orderBy(asc(mailboxes.mailbox)).limit(limit)
+  }
+
+  /**
+   * Row locks in the order recordEvents takes them (see lockMailboxes): a writer that holds one
+   * finishes first and the sweep sees what it wrote (READ COMMITTED rereads the locked rows);
+   * one that comes later waits and then loads the stall.
+   */
+  async holdMailboxes (tenantId: string, batchId: string, rows: SweepMailboxRow[]): Promise<SweepMailboxRow[]> {
+    const locked = await this.tx.execute<{ mailbox: string, last_synced_at: string | null, first_event_at: string }>(sql`select m.mailbox,
+        m.last_synced_at, m.first_event_at from ${mailboxes} m
+      where m.tenant_id = ${tenantId} and m.batch_id = ${batchId} and m.mailbox = any(${sql.param(rows.map((row) => row.mailbox))}::text[])
+      order by m.mailbox for update`)
+    return locked.rows.map((row) => ({
+      mailbox: row.mailbox,
+      lastSyncedAt: row.last_synced_at === null ? null : Number(row.last_synced_at),
+      firstEventAt: Number(row.first_event_at)
+    }))
+  }
+
+  async blockedMailboxes (tenantId: string, batchId: string, names: string[], categories: readonly CategoryId[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set()
+    const rows = await this.tx.select({ mailbox: failures.mailbox }).from(failures)
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, names),
+        eq(failures.status, 'open'), inArray(failures.category, [...categories])))
+    return new Set(rows.map((row) => row.mailbox))
+  }
+
+  async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]) {
+    return (await this.tx.execute<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names))).rows.map(fromRawFailure)
+  }
+
+  async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
+    return await appendChanges(this.tx, this.channel, tenantId, drafts, recordedAt)
+  }
+}
+
 /** The distinct mailboxes of the events. */
 function mailboxesOf (batch: ClassifiedEvent[]): MailboxKey[] {
   const seen = new Map<string, MailboxKey>()
@@ -226,26 +297,37 @@ export interface PostgresRepositoryOptions extends PostgresOptions {
 export class PostgresFailureRepository implements FailureRepository {
   readonly dialect = 'postgres' as const
 
-  private constructor (private readonly db: PostgresDb, private readonly migrationsSchema: string) {}
+  private readonly appended = new AppendedListeners()
+  /** NOTIFY channel of this deployment's schema: instances on other schemas of the database do not hear it. */
+  private readonly channel: string
+  private listener: pg.Client | null = null
+  private listenerRetry: NodeJS.Timeout | null = null
+  private closed = false
+
+  private constructor (private readonly db: PostgresDb, private readonly migrationsSchema: string, private readonly url: string, private readonly options: PostgresOptions) {
+    this.channel = `changes:${migrationsSchema}`
+  }
 
   /** Connects, applies pending migrations (one instance at a time) and returns the repository. */
   static async open (options: PostgresRepositoryOptions): Promise<PostgresFailureRepository> {
     const { db, migrationsSchema } = await openPostgres(options.url, options)
-    return new PostgresFailureRepository(db, migrationsSchema)
+    return new PostgresFailureRepository(db, migrationsSchema, options.url, options)
   }
 
   async recordEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<RecordResult> {
-    return await guarded(async () => await this.retried(async () => await inTransaction(this.db, async (tx) => {
+    const result = await guarded(async () => await this.retried(async () => await inTransaction(this.db, async (tx) => {
       // Shared: writers run side by side; currentSeq takes it exclusively (see there).
       await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
       const keys = mailboxesOf(batch)
       await lockMailboxes(tx, tenantId, keys)
-      const result = await recordEvents(new PostgresRecordingTx(tx), tenantId, batch, receivedAt)
+      const result = await recordEvents(new PostgresRecordingTx(tx, this.channel), tenantId, batch, receivedAt)
       // Every placeholder has been written over by now (a mailbox's first event is new, and a
       // repeated event's mailbox existed before); this only makes sure of it.
       await tx.execute(sql`delete from ${mailboxes} m where m.tenant_id = ${tenantId} and m.event_count = 0 and ${isOneOf(keys)}`)
       return result
     })))
+    if (result.changes.length > 0) this.appended.emit([tenantId])
+    return result
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
@@ -284,35 +366,104 @@ export class PostgresFailureRepository implements FailureRepository {
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
   }
 
+  async listSweepBatches (after: BatchKey | null, limit: number): Promise<BatchKey[]> {
+    return await guarded(async () => {
+      const rows = await this.db.execute<{ tenant_id: string, batch_id: string }>(sql`select tenant_id, batch_id from ${batches}
+        where ${batchesAfter(after)} order by tenant_id, batch_id limit ${limit}`)
+      return rows.rows.map((row) => ({ tenantId: row.tenant_id, batchId: row.batch_id }))
+    })
+  }
+
+  async sweepStalls (tenantId: string, batchId: string, after: string | null, detection: StallDetection, limit: number): Promise<SweepChunkResult> {
+    const result = await guarded(async () => await this.retried(async () => await inTransaction(this.db, async (tx) =>
+      await sweepChunk(new PostgresSweepingTx(tx, this.channel), tenantId, batchId, after, detection, limit))))
+    if (result.changes.length > 0) this.appended.emit([tenantId])
+    return result
+  }
+
   /**
-   * The sweep's write is one INSERT ... SELECT ... ON CONFLICT statement (see stallUpsert), run
-   * for at most SWEEP_CHUNK mailboxes a transaction. Before it, the transaction locks the rows
-   * of the mailboxes it would stall, in the order recordEvents locks them: a writer that
-   * already locked such a mailbox finishes first, and one that comes later loads the stall, so
-   * none overwrites or misses it. The statement then only touches the mailboxes locked
-   * (READ COMMITTED: it sees what committed while it waited, so it rechecks each one). The
-   * rounds walk the candidates in key order and end with the first round that finds none.
+   * A session advisory lock on a connection of its own, keyed by the schema: one sweeper per
+   * deployment, and a crashed one's lock goes with its connection.
    */
-  async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
-    if (batchIds.length === 0) return
-    await guarded(async () => {
-      // Rounds walk the mailboxes in key order, each after the last mailbox the one before it locked.
-      let after: { batch_id: string, mailbox: string } | null = null
-      for (let more = true; more;) {
-        more = await this.retried(async () => await inTransaction(this.db, async (tx) => {
-          const locked = await tx.execute<{ batch_id: string, mailbox: string }>(sql`select m.batch_id, m.mailbox from mailboxes m
-            where ${stalledMailboxes(tenantId, batchIds, detection)}
-              ${after === null ? sql`` : sql`and (m.batch_id, m.mailbox) > (${after.batch_id}, ${after.mailbox})`}
-            order by m.batch_id, m.mailbox limit ${SWEEP_CHUNK} for update of m`)
-          if (locked.rows.length === 0) return false
-          const keys = locked.rows.map((row) => ({ batchId: row.batch_id, mailbox: row.mailbox }))
-          await tx.execute(stallUpsert(detection, sql`${stalledMailboxes(tenantId, batchIds, detection)} and ${isOneOf(keys)}`))
-          after = locked.rows[locked.rows.length - 1]
-          // A row that changed while its lock waited drops out of a round, so only an empty
-          // round proves the walk done.
-          return true
-        }))
+  async withSweepLease (work: () => Promise<void>): Promise<boolean> {
+    const client = await guarded(async () => await this.db.$client.connect())
+    const key = `stall-sweep:${this.migrationsSchema}`
+    let broken: Error | undefined
+    try {
+      const { rows: [row] } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [LOCK_NAMESPACE, key])
+      if (row?.locked !== true) return false
+      try {
+        await work()
+      } finally {
+        await client.query('select pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, key])
       }
+      return true
+    } catch (error) {
+      broken = error as Error
+      throw isUnavailable(error) ? new StoreUnavailableError(error) : error
+    } finally {
+      // A connection that may still hold the lock is dropped, never reused.
+      client.release(broken)
+    }
+  }
+
+  async listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]> {
+    return await guarded(async () => {
+      const rows = await this.db.select().from(changes).where(and(...changeConditions(changes, tenantId, query)))
+        .orderBy(asc(changes.seq)).limit(query.limit)
+      return rows.map((row) => toChange(row as StoredChangeRow))
+    })
+  }
+
+  async latestChangeSeq (tenantId: string): Promise<number> {
+    return await guarded(async () => {
+      const [row] = await this.db.select({ lastSeq: changeCounters.lastSeq }).from(changeCounters).where(eq(changeCounters.tenantId, tenantId))
+      return row?.lastSeq ?? 0
+    })
+  }
+
+  onChangesAppended (listener: (tenantId: string) => void): () => void {
+    const remove = this.appended.add(listener)
+    if (this.listener === null && this.listenerRetry === null) this.listen()
+    return remove
+  }
+
+  /**
+   * LISTENs on a connection of its own for other instances' commits (and this one's). A lost
+   * connection is replaced after a second; listeners are woken then, since notifications sent
+   * meanwhile are lost and the feed is the truth.
+   */
+  private listen (): void {
+    if (this.closed) return
+    const client = new pg.Client({
+      connectionString: this.url,
+      ...(this.options.schema === undefined ? {} : { options: `-c search_path=${quoteIdentifier(this.options.schema)}` })
+    })
+    this.listener = client
+    const retry = (): void => {
+      if (this.listener !== client) return
+      this.listener = null
+      client.end().catch(() => undefined)
+      if (this.closed || this.appended.size === 0) return
+      this.listenerRetry = setTimeout(() => {
+        this.listenerRetry = null
+        this.listen()
+      }, 1000)
+      this.listenerRetry.unref()
+    }
+    client.on('error', retry)
+    client.on('end', retry)
+    client.on('notification', (message) => { if (message.payload !== undefined) this.appended.emit([message.payload]) })
+    client.connect()
+      .then(async () => await client.query(`listen ${quoteIdentifier(this.channel)}`))
+      .catch(retry)
+  }
+
+  async purgeChanges (recordedBefore: number, limit: number): Promise<number> {
+    return await guarded(async () => {
+      const result = await this.db.execute(sql`delete from ${changes} where (tenant_id, seq) in
+        (select tenant_id, seq from ${changes} where recorded_at < ${recordedBefore} order by recorded_at limit ${limit})`)
+      return result.rowCount ?? 0
     })
   }
 
@@ -421,6 +572,11 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async close (): Promise<void> {
+    this.closed = true
+    if (this.listenerRetry !== null) clearTimeout(this.listenerRetry)
+    const listener = this.listener
+    this.listener = null
+    if (listener !== null) await listener.end().catch(() => undefined)
     if (!this.db.$client.ended) await this.db.$client.end()
   }
 }

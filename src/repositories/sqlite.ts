@@ -4,17 +4,23 @@ import {
   BLOCKING_CATEGORIES, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
+import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import { openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
-import { batches, events, failures, mailboxes } from '../db/schema.sqlite.js'
+import { batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
 import { mergePage, type PositionedFailure } from './report-order.js'
 import {
+  AppendedListeners, batchesAfter, changeConditions, changeValues, fromRawFailure, toChange,
+  type BatchKey, type StoredChangeRow, type SweepMailboxRow
+} from './change-rows.js'
+import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
+import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stalledMailboxes, stallUpsert, takeExcluded,
+  mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
   type BoundPosition,
   toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow
@@ -116,6 +122,8 @@ class WriteStatements {
   readonly upsertMailbox: ReturnType<typeof preparedWrite>
   readonly upsertFailure: ReturnType<typeof preparedWrite>
   readonly touchBatch: Statement
+  readonly bumpCounter: Statement
+  readonly insertChange: ReturnType<typeof preparedWrite>
   readonly begin: Statement
   readonly savepoint: Statement
   readonly release: Statement
@@ -153,7 +161,18 @@ class WriteStatements {
       values (?, ?, ?, ?, ?)
       on conflict (tenant_id, batch_id) do update set first_event_at = min(first_event_at, excluded.first_event_at),
         last_event_at = max(last_event_at, excluded.last_event_at)`)
+    this.bumpCounter = client.prepare(`insert into change_counters (tenant_id, last_seq) values (?, ?)
+      on conflict (tenant_id) do update set last_seq = last_seq + excluded.last_seq returning last_seq`).pluck()
+    this.insertChange = preparedWrite(client, db.insert(changes).values(placeholdersFor(changes)))
   }
+}
+
+/** Numbers and stores a write's changes: the tenant's counter moves by as many as are appended. */
+function appendChanges (statements: WriteStatements, tenantId: string, drafts: ChangeDraft[], recordedAt: number): Change[] {
+  const last = statements.bumpCounter.get(tenantId, drafts.length) as number
+  const numbered = numberChanges(tenantId, drafts, last - drafts.length + 1, recordedAt)
+  for (const change of numbered) statements.insertChange.run(changeValues(change) as unknown as Values)
+  return numbered
 }
 
 /** Reads every dashboard request makes, prepared once: building their SQL cost more than running it. */
@@ -254,6 +273,38 @@ class SqliteRecordingTx implements RecordingTx {
   async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
     for (const batch of touched) this.statements.touchBatch.run(tenantId, batch.batchId, batch.firstEventAt, batch.lastEventAt, receivedAt)
   }
+
+  async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
+    return appendChanges(this.statements, tenantId, drafts, recordedAt)
+  }
+}
+
+/** The sweep's statements; the write queue holds writers off, so holding a mailbox needs nothing more. */
+class SqliteSweepingTx implements SweepingTx {
+  constructor (private readonly db: SqliteDb, private readonly statements: WriteStatements, private readonly next: Statement) {}
+
+  async nextMailboxes (tenantId: string, batchId: string, after: string | null, limit: number): Promise<SweepMailboxRow[]> {
+    return this.next.all(tenantId, batchId, after ?? '', limit) as SweepMailboxRow[]
+  }
+
+  async holdMailboxes (_tenantId: string, _batchId: string, rows: SweepMailboxRow[]): Promise<SweepMailboxRow[]> {
+    return rows
+  }
+
+  async blockedMailboxes (tenantId: string, batchId: string, names: string[], categories: readonly CategoryId[]): Promise<Set<string>> {
+    const rows = this.db.select({ mailbox: failures.mailbox }).from(failures)
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, names),
+        eq(failures.status, 'open'), inArray(failures.category, [...categories]))).all()
+    return new Set(rows.map((row) => row.mailbox))
+  }
+
+  async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]) {
+    return this.db.all<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names)).map(fromRawFailure)
+  }
+
+  async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
+    return appendChanges(this.statements, tenantId, drafts, recordedAt)
+  }
 }
 
 const GROUP_COMMIT_EVENTS = 1000
@@ -273,10 +324,8 @@ export class SqliteFailureRepository implements FailureRepository {
   private pendingWrites: PendingWrite[] = []
   private readonly statements: WriteStatements
   private readonly memo: ChangeMemo
-  /** Per batch: no mailbox can turn stalled while nothing changed and the cutoff stays at or below `until`. */
-  private readonly stallsQuiet = new Map<string, { changes: number, until: number }>()
-  private readonly nextSyncedStale: Statement
-  private readonly nextNeverSyncedStale: Statement
+  private readonly sweepNext: Statement
+  private readonly appended = new AppendedListeners()
   private readonly reads: ReturnType<typeof prepareReads>
   private readonly reportQueryCache = new Map<string, ReportQueries>()
 
@@ -284,10 +333,9 @@ export class SqliteFailureRepository implements FailureRepository {
     this.statements = new WriteStatements(db)
     this.reads = prepareReads(db.$client)
     this.memo = new ChangeMemo(db.$client)
-    this.nextSyncedStale = db.$client.prepare(`select min(last_synced_at) from mailboxes
-      where tenant_id = ? and batch_id = ? and last_synced_at >= ?`).pluck()
-    this.nextNeverSyncedStale = db.$client.prepare(`select min(first_event_at) from mailboxes
-      where tenant_id = ? and batch_id = ? and last_synced_at is null and first_event_at >= ?`).pluck()
+    // '' sorts before every address, so one statement serves the first chunk too.
+    this.sweepNext = db.$client.prepare(`select mailbox, last_synced_at as lastSyncedAt, first_event_at as firstEventAt
+      from mailboxes where tenant_id = ? and batch_id = ? and mailbox > ? order by mailbox limit ?`)
   }
 
   static open (path: string): SqliteFailureRepository {
@@ -378,6 +426,7 @@ export class SqliteFailureRepository implements FailureRepository {
       if (isolate) release.run()
     }
     commit.run()
+    this.appended.emit(settled.filter(({ result }) => result !== undefined && result.changes.length > 0).map(({ job }) => job.tenantId))
     return settled
   }
 
@@ -385,23 +434,55 @@ export class SqliteFailureRepository implements FailureRepository {
     return (this.reads.findBatch.get(tenantId, batchId) as BatchRecord | undefined) ?? null
   }
 
-  async detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void> {
-    // A sweep finds nothing new while no row changed and no mailbox crossed the cutoff since the last one.
-    const due = batchIds.filter((batchId) => {
-      const quiet = this.stallsQuiet.get(`${tenantId}\u0000${batchId}`)
-      return quiet === undefined || quiet.changes !== this.memo.current() || detection.cutoff > quiet.until
-    })
-    if (due.length === 0) return
-    // The write queue keeps recordEvents out while the statement runs.
-    await this.writes.run(async () => {
-      for (const part of chunks(due)) this.db.run(stallUpsert(detection, stalledMailboxes(tenantId, part, detection)))
-      const changes = this.memo.current()
-      for (const batchId of due) {
-        const next = [this.nextSyncedStale.get(tenantId, batchId, detection.cutoff), this.nextNeverSyncedStale.get(tenantId, batchId, detection.cutoff)]
-          .filter((time): time is number => typeof time === 'number')
-        this.stallsQuiet.set(`${tenantId}\u0000${batchId}`, { changes, until: next.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...next) })
-      }
-    })
+  async listSweepBatches (after: BatchKey | null, limit: number): Promise<BatchKey[]> {
+    return this.db.all<BatchKey>(sql`select tenant_id as tenantId, batch_id as batchId from batches
+      where ${batchesAfter(after)} order by tenant_id, batch_id limit ${limit}`)
+  }
+
+  async sweepStalls (tenantId: string, batchId: string, after: string | null, detection: StallDetection, limit: number): Promise<SweepChunkResult> {
+    // In the write queue: no group commit runs meanwhile; the chunk is one short transaction.
+    // Started from a setImmediate callback, as group commits are (see runGroup): no other
+    // code runs on this connection while the transaction is open.
+    const result = await this.writes.run(async () => await new Promise<SweepChunkResult>((resolve, reject) => {
+      setImmediate(() => {
+        const { begin, commit, rollback } = this.statements
+        begin.run()
+        sweepChunk(new SqliteSweepingTx(this.db, this.statements, this.sweepNext), tenantId, batchId, after, detection, limit)
+          .then((chunk) => { commit.run(); resolve(chunk) })
+          .catch((error: unknown) => {
+            if (this.db.$client.inTransaction) rollback.run()
+            reject(error)
+          })
+      })
+    }))
+    if (result.changes.length > 0) this.appended.emit([tenantId])
+    return result
+  }
+
+  /** One process owns a SQLite file: the lease is always this instance's. */
+  async withSweepLease (work: () => Promise<void>): Promise<boolean> {
+    await work()
+    return true
+  }
+
+  async listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]> {
+    const rows = this.db.select().from(changes).where(and(...changeConditions(changes, tenantId, query)))
+      .orderBy(asc(changes.seq)).limit(query.limit).all()
+    return rows.map((row) => toChange(row as StoredChangeRow))
+  }
+
+  async latestChangeSeq (tenantId: string): Promise<number> {
+    const row = this.db.select({ lastSeq: changeCounters.lastSeq }).from(changeCounters).where(eq(changeCounters.tenantId, tenantId)).get()
+    return row?.lastSeq ?? 0
+  }
+
+  onChangesAppended (listener: (tenantId: string) => void): () => void {
+    return this.appended.add(listener)
+  }
+
+  async purgeChanges (recordedBefore: number, limit: number): Promise<number> {
+    return await this.writes.run(async () => this.db.run(sql`delete from changes where rowid in
+      (select rowid from changes where recorded_at < ${recordedBefore} order by recorded_at limit ${limit})`).changes)
   }
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {

@@ -308,27 +308,12 @@ export function pageOf<T, P> (rows: T[], limit: number, position: (last: T) => P
 }
 
 /**
- * Conditions on `mailboxes m`: the mailboxes of these batches that `detection` finds stalled
- * and that have no open failure of a blocking category (an open stall is one).
+ * The stall sweep's write for mailboxes it found stalled (no open blocking failure; the caller
+ * holds them against writers): opens a sync_stalled failure on each, reopens a resolved one
+ * and leaves an open one alone. The values follow from stored data, so concurrent sweeps write
+ * the same row, once. Returns the rows it opened or reopened.
  */
-export function stalledMailboxes (tenantId: string, batchIds: string[], detection: StallDetection): SQL {
-  const { cutoff, blockingCategories } = detection
-  // Not a correlated NOT EXISTS: SQLite's planner answered that with a scan of the batch's
-  // open failures per mailbox (quadratic); this set is built once per sweep.
-  return sql`m.tenant_id = ${tenantId} and m.batch_id in ${batchIds}
-    and (m.last_synced_at < ${cutoff} or (m.last_synced_at is null and m.first_event_at < ${cutoff}))
-    and (m.batch_id, m.mailbox) not in (select f.batch_id, f.mailbox from failures f
-      where f.tenant_id = ${tenantId} and f.batch_id in ${batchIds}
-        and f.status = 'open' and f.category in ${[...blockingCategories]})`
-}
-
-/**
- * The stall sweep as one statement, so the check (no open blocking failure) and the write
- * are atomic: opens a sync_stalled failure on each mailbox `m` that `candidates` selects,
- * reopens a resolved one and leaves an open one alone. The values follow from stored data,
- * so concurrent sweeps write the same row, once.
- */
-export function stallUpsert (detection: StallDetection, candidates: SQL): SQL {
+export function stallUpsert (detection: StallDetection, tenantId: string, batchId: string, mailboxNames: string[]): SQL {
   const { stallAfterMs, rule, message } = detection
   return sql`insert into failures (tenant_id, batch_id, mailbox, category, status, first_seen_at,
       last_seen_at, occurrences, reopen_count, last_code, last_message, rule, resolved_at, context, seq)
@@ -340,12 +325,14 @@ export function stallUpsert (detection: StallDetection, candidates: SQL): SQL {
         order by e.occurred_at desc, e.seq desc limit 1), '{}'),
       (select coalesce(max(e.seq), 0) from events e)
     from mailboxes m
-    where ${candidates}
+    where m.tenant_id = ${tenantId} and m.batch_id = ${batchId} and m.mailbox in ${mailboxNames}
     on conflict (tenant_id, batch_id, mailbox, category) do update set
       status = 'open', last_seen_at = excluded.last_seen_at, occurrences = failures.occurrences + 1,
       reopen_count = failures.reopen_count + 1, last_code = null, last_message = excluded.last_message,
       rule = excluded.rule, resolved_at = null, context = excluded.context, seq = excluded.seq
-    where failures.status = 'resolved'`
+    where failures.status = 'resolved'
+    returning batch_id, mailbox, category, status, first_seen_at, last_seen_at, occurrences, reopen_count,
+      last_code, last_message, rule, resolved_at, context, seq`
 }
 
 /** Adds one chunk of batches to `counts` from the three count queries both dialects run. */

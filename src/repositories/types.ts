@@ -1,6 +1,11 @@
 import type { CategoryId, EventContext } from '../domain/types.js'
+import type { Change, ChangeQuery } from '../domain/changes.js'
+import type { BatchKey } from './change-rows.js'
+import type { SweepChunkResult } from './stall-sweep.js'
+
+export type { BatchKey, SweepChunkResult }
 import type {
-  BatchCounts, ClassifiedEvent, FailureState, FailureStatus, LifecycleChange, LifecycleEvent, StallDetection
+  BatchCounts, ClassifiedEvent, FailureState, FailureStatus, LifecycleEvent, StallDetection
 } from '../domain/index.js'
 
 export type { BatchCounts, ClassifiedEvent, StallDetection }
@@ -16,8 +21,8 @@ export interface RecordOutcome {
 
 export interface RecordResult {
   outcomes: RecordOutcome[]
-  /** Lifecycle changes this write caused, per mailbox, for the consumers of domain events. */
-  changes: Array<LifecycleChange & { batchId: string, mailbox: string }>
+  /** Lifecycle changes this write caused, as the change feed stored them (same transaction). */
+  changes: Change[]
 }
 
 /** Thrown when an event id was already stored with different content; nothing is written. */
@@ -153,13 +158,23 @@ export interface FailureRepository {
    * placed where they stood at that snapshot, so a cursor walk meets each failure once.
    */
   listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage>
+  /** Up to `limit` batches of every tenant after `after`, in (tenant, batch) order: the stall sweep's walk. */
+  listSweepBatches (after: BatchKey | null, limit: number): Promise<BatchKey[]>
   /**
-   * Opens a sync_stalled failure (rule STALL_RULE) on every mailbox of these batches that
-   * `detection` finds stalled and that has no open blocking failure; reopens a resolved one.
-   * Idempotent and safe when several instances sweep at once: it only ever moves a failure
-   * from absent or resolved to open, with values that follow from stored data.
+   * One bounded chunk of the stall sweep over a batch (see sweepChunk), in one transaction,
+   * its failure.stalled changes included. Safe when several instances sweep at once.
    */
-  detectStalls (tenantId: string, batchIds: string[], detection: StallDetection): Promise<void>
+  sweepStalls (tenantId: string, batchId: string, after: string | null, detection: StallDetection, limit: number): Promise<SweepChunkResult>
+  /** Runs `work` while this instance holds the sweep lease; false (and nothing run) while another holds it. */
+  withSweepLease (work: () => Promise<void>): Promise<boolean>
+  /** The tenant's changes after `query.after`, seq ascending. */
+  listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]>
+  /** The tenant's last change seq; 0 when none. */
+  latestChangeSeq (tenantId: string): Promise<number>
+  /** Called after a commit that appended changes of a tenant (on PostgreSQL also for other instances' commits). */
+  onChangesAppended (listener: (tenantId: string) => void): () => void
+  /** Deletes up to `limit` changes recorded before `recordedBefore`; returns how many. */
+  purgeChanges (recordedBefore: number, limit: number): Promise<number>
   /** The tenant's batches, most recent activity (lastEventAt) first, then by batchId. */
   listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage>
   /** Mailbox and open-failure counts of each listed batch that exists. */

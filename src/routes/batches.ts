@@ -106,8 +106,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
   async function requireBatch (tenantId: string, batchId: string): Promise<BatchRecord> {
     const batch = await app.failures.findBatch(tenantId, batchId)
     if (batch === null) throw notFoundProblem(`batch "${batchId}" has no events`)
-    // Every read of a batch first brings its stalls up to date (see detectStalls).
-    await app.failures.detectStalls(tenantId, [batchId], app.stallDetection())
+    // Stalls are found by the background sweep (app.stallSweep), never on a read.
     return batch
   }
 
@@ -135,7 +134,6 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     }
     const page = await app.failures.listBatches(tenantId, after, query.limit ?? 50)
     const ids = page.items.map((batch) => batch.batchId)
-    await app.failures.detectStalls(tenantId, ids, app.stallDetection())
     const counts = await app.failures.countBatches(tenantId, ids)
     return {
       items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),

@@ -37,7 +37,6 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
     if (await app.failures.findBatch(tenantId, batchId) === null) throw notFoundProblem(`batch "${batchId}" has no events`)
     const record = await app.failures.findMailbox(tenantId, batchId, mailbox)
     if (record === null) throw notFoundProblem(`mailbox "${mailbox}" has no events in batch "${batchId}"`)
-    await app.failures.detectStalls(tenantId, [batchId], app.stallDetection())
     const [failures, history] = await Promise.all([
       app.failures.listFailures(tenantId, batchId, {
         filter: { status: 'all', categories: [], mailbox, since: null, until: null },

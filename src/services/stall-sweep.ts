@@ -1,0 +1,111 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { stallDetection } from '../domain/index.js'
+import type { BatchKey, FailureRepository } from '../repositories/types.js'
+
+// The background stall sweep: every batch of every tenant, in bounded chunks that yield to the
+// event loop between them, one sweeper per deployment (the store's lease). Reads never sweep.
+
+/** Mailboxes one sweep transaction reads and stalls at most. */
+export const SWEEP_CHUNK = 500
+const BATCH_PAGE = 100
+
+export interface SweepRun {
+  /** False when another instance held the lease and this one did nothing. */
+  swept: boolean
+  batches: number
+  stalled: number
+}
+
+export interface StallSweepOptions {
+  repository: FailureRepository
+  clock: () => number
+  stallAfterMs: number
+  chunk?: number
+}
+
+export class StallSweep {
+  private running: Promise<SweepRun> | null = null
+  private readonly chunk: number
+
+  constructor (private readonly options: StallSweepOptions) {
+    this.chunk = options.chunk ?? SWEEP_CHUNK
+  }
+
+  /**
+   * Sweeps everything once, as of the clock's now. A call while a run is under way waits for
+   * it and then runs again, so what was true when it was called is swept.
+   */
+  async runOnce (): Promise<SweepRun> {
+    const previous = this.running
+    const run = (async () => {
+      if (previous !== null) await previous.catch(() => undefined)
+      return await this.sweep()
+    })()
+    this.running = run
+    try {
+      return await run
+    } finally {
+      if (this.running === run) this.running = null
+    }
+  }
+
+  /** Resolves when no run is under way. */
+  async idle (): Promise<void> {
+    while (this.running !== null) await this.running.catch(() => undefined)
+  }
+
+  private async sweep (): Promise<SweepRun> {
+    const { repository, clock, stallAfterMs } = this.options
+    const detection = stallDetection(clock(), stallAfterMs)
+    const run: SweepRun = { swept: false, batches: 0, stalled: 0 }
+    run.swept = await repository.withSweepLease(async () => {
+      let after: BatchKey | null = null
+      for (;;) {
+        const page = await repository.listSweepBatches(after, BATCH_PAGE)
+        for (const { tenantId, batchId } of page) {
+          let mailbox: string | null = null
+          do {
+            const chunk = await repository.sweepStalls(tenantId, batchId, mailbox, detection, this.chunk)
+            run.stalled += chunk.changes.length
+            mailbox = chunk.next
+            // Other requests run between chunks.
+            await yieldToLoop()
+          } while (mailbox !== null)
+          run.batches += 1
+        }
+        if (page.length < BATCH_PAGE) break
+        after = page[page.length - 1]
+      }
+    })
+    return run
+  }
+}
+
+/** Runs `work` every `intervalMs` (first after one interval) until stopped; never keeps the process alive. */
+export class BackgroundTimer {
+  private timer: NodeJS.Timeout | null = null
+  private current: Promise<unknown> | null = null
+  private stopped = false
+
+  constructor (private readonly intervalMs: number, private readonly work: () => Promise<unknown>, private readonly onError: (error: unknown) => void) {}
+
+  start (): void {
+    if (this.stopped || this.timer !== null) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.current = this.work().catch(this.onError).finally(() => {
+        this.current = null
+        this.start()
+      })
+    }, this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** Stops the timer and waits for a run under way. */
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    await this.current
+  }
+}
