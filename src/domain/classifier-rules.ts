@@ -866,7 +866,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     match: { pattern: anyOf(LOGIN_FAILED, ACCESS_DENIED, APP_PASSWORD, IMPERSONATION), host: 2 },
     category: 'cloud_sign_in_failed',
     side: 'cloud',
-    strength: STRENGTH.wording + 48,
+    strength: STRENGTH.wording + 46,
     rationale: 'A refused login reported against Host2/user2 or the target/destination is the cloud account.',
     samples: [{ message: 'Host2 failure: Error login on [imap.example.net] with user [kim@example.net]: NO Invalid credentials' }, { message: 'The destination account has been disabled' }]
   },
@@ -876,7 +876,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     match: { pattern: MAILBOX_FULL },
     category: 'cloud_mailbox_full',
     side: 'cloud',
-    strength: STRENGTH.wording + 45,
+    strength: STRENGTH.wording + 54,
     rationale: 'The mailbox copied into has no room left: free up space or raise the quota.',
     samples: [{ message: 'NO Not enough disk quota' }, { message: 'Item rejected: it exceeds target quota for lena@example.net' }]
   },
@@ -980,7 +980,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     side: 'cloud',
     strength: STRENGTH.wording + 26,
     rationale: "imapsync's connection failure line for Host2: the cloud server could not be reached.",
-    samples: [{ message: 'Host2 failure: can not open imap connection on host2 [imap.example.net] with user [lou@example.net]: socket closed' }]
+    samples: [{ message: 'Host2 failure: can not open imap connection on host2 [imap.example.net] with user [lou@example.net]: Connection timed out' }]
   },
   {
     id: 'imapsync.line.connect',
@@ -990,7 +990,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     side: 'source',
     strength: STRENGTH.wording + 24,
     rationale: "imapsync's connection failure line, for Host1 unless it names Host2.",
-    samples: [{ message: 'Host1 failure: can not open imap connection on host1 [10.4.0.9] with user [mo]: socket closed' }]
+    samples: [{ message: 'Host1 failure: can not open imap connection on host1 [10.4.0.9] with user [mo]: Network is unreachable' }]
   },
   {
     id: 'imapsync.hint.right-server.ambiguous',
@@ -1010,7 +1010,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     category: 'cloud_unreachable',
     side: 'cloud',
     alsoPossible: ['server_busy'],
-    strength: STRENGTH.wording + 21,
+    strength: STRENGTH.wording + 49,
     rationale: 'Ambiguous: Host2 or the target hung up (BYE, socket closed); a network failure or a server shedding load looks the same.',
     samples: [{ message: 'Host2: * BYE Server shutting down, closing connection' }]
   },
@@ -1021,7 +1021,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     category: 'source_unreachable',
     side: 'source',
     alsoPossible: ['server_busy'],
-    strength: STRENGTH.wording + 20,
+    strength: STRENGTH.wording + 48,
     rationale: 'Ambiguous: the server hung up (BYE, socket closed, connection lost); a network failure or a server shedding load looks the same.',
     samples: [{ message: '* BYE idle for too long, closing' }, { message: 'Connection closed by foreign host.' }]
   },
@@ -1031,7 +1031,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     match: { pattern: IMAPSYNC_ITEM },
     category: 'items_skipped',
     side: 'either',
-    strength: STRENGTH.wording + 19,
+    strength: STRENGTH.wording + 47,
     rationale: "imapsync's per-message and per-folder lines (could not be fetched, append, add flags, create folder, select): that item was left out, the rest copied.",
     samples: [{ message: '- msg Projects/7 {1200} S[1200] F[] I[01-Mar-2024 10:00:00 +0000] could not be fetched: NO Server error' }, { message: 'Host2: Could not create folder [Old/2009]: NO Invalid mailbox name' }]
   },
