@@ -49,7 +49,8 @@ const CODE_AS_RESPONSE_CODE = /^\[?([A-Za-z][A-Za-z0-9-]{0,39})\]?$/
 // Candidate names: identifiers of 4 to 80 characters (dots split a .NET namespace into parts).
 const NAME_TOKEN = /[A-Za-z][A-Za-z0-9_]{3,79}/g
 const TYPOGRAPHIC_APOSTROPHE = /[\u2018\u2019\u02BC]/g
-const WHITESPACE_RUN = /\s+/g
+// Runs of two or more, or a lone tab or line break: a lone space stays, so most messages are not copied.
+const WHITESPACE_RUN = /\s{2,}|(?! )\s/g
 const STARTS_WITH_LETTER = /^[A-Za-z]/
 
 const lower = (values: readonly string[] | undefined): string[] => (values ?? []).map((value) => value.toLowerCase())
@@ -104,6 +105,13 @@ interface Entry {
   rule: ClassifierRule
   strength: number
   matches: Predicate
+  /** Keys that make the entry worth trying: codes, names or response codes (lower case); none for wording. */
+  keys: readonly string[]
+  /** A code rule's name prefixes, tried against every code or name found. */
+  prefixes: readonly string[]
+  where: 'code' | 'message' | 'response-code' | 'wording'
+  /** Position in evaluation order: strongest first, then table order. */
+  order: number
 }
 
 function withHost (host: Host | undefined, condition: Predicate): Predicate {
@@ -115,44 +123,85 @@ function nameMatcher (names: ReadonlySet<string>, prefixes: readonly string[]): 
   return (name) => names.has(name) || prefixes.some((prefix) => name.startsWith(prefix))
 }
 
+type Compiled = Omit<Entry, 'order'>
+
 /** One entry a rule, and a second, weaker one for a code rule's names found in the message. */
-function compile (rule: ClassifierRule): Entry[] {
+function compile (rule: ClassifierRule): Compiled[] {
   switch (rule.kind) {
     case 'code': {
-      const codes = new Set(lower(rule.match.codes))
+      const codes = lower(rule.match.codes)
+      const names = lower(rule.match.names)
+      const prefixes = lower(rule.match.prefixes)
       const engines = lower(rule.match.engines)
-      const isName = nameMatcher(new Set(lower(rule.match.names)), lower(rule.match.prefixes))
+      const isCode = new Set(codes)
+      const isName = nameMatcher(new Set(names), prefixes)
       const engineFits = (engine: string | null): boolean =>
         engines.length === 0 || engine === null || engines.some((word) => engine.includes(word))
       const inCode: Predicate = (signals) =>
-        signals.code !== null && ((codes.has(signals.code) && engineFits(signals.engine)) || isName(signals.code))
-      const entries = [{ rule, strength: rule.strength, matches: withHost(rule.match.host, inCode) }]
-      if (rule.match.names !== undefined || rule.match.prefixes !== undefined) {
+        signals.code !== null && ((isCode.has(signals.code) && engineFits(signals.engine)) || isName(signals.code))
+      const entries: Compiled[] = [{ rule, strength: rule.strength, matches: withHost(rule.match.host, inCode), keys: [...codes, ...names], prefixes, where: 'code' }]
+      if (names.length > 0 || prefixes.length > 0) {
         const inMessage: Predicate = (signals) => {
           for (const name of signals.names) if (isName(name)) return true
           return false
         }
-        entries.push({ rule, strength: rule.strength - NAME_IN_MESSAGE_DISCOUNT, matches: withHost(rule.match.host, inMessage) })
+        entries.push({ rule, strength: rule.strength - NAME_IN_MESSAGE_DISCOUNT, matches: withHost(rule.match.host, inMessage), keys: names, prefixes, where: 'message' })
       }
       return entries
     }
     case 'response-code': {
       const codes = rule.match.responseCodes
-      return [{ rule, strength: rule.strength, matches: withHost(rule.match.host, (signals) => codes.some((code) => signals.responseCodes.has(code))) }]
+      const matches = withHost(rule.match.host, (signals) => codes.some((code) => signals.responseCodes.has(code)))
+      return [{ rule, strength: rule.strength, matches, keys: lower(codes), prefixes: [], where: 'response-code' }]
     }
     case 'wording': {
       const pattern = rule.match.pattern
-      return [{ rule, strength: rule.strength, matches: withHost(rule.match.host, (signals) => pattern.test(signals.message)) }]
+      return [{ rule, strength: rule.strength, matches: withHost(rule.match.host, (signals) => pattern.test(signals.message)), keys: [], prefixes: [], where: 'wording' }]
     }
   }
 }
 
 // Strongest first; Array.prototype.sort is stable, so equal strengths keep table order.
-const ORDERED: readonly Entry[] = CLASSIFIER_RULES.flatMap(compile).sort((a, b) => b.strength - a.strength)
+const ORDERED: readonly Entry[] = CLASSIFIER_RULES
+  .flatMap(compile)
+  .sort((a, b) => b.strength - a.strength)
+  .map((entry, order) => ({ ...entry, order }))
 
-/** The table's entries in the order classification tries them: [rule id, strength, where it looks]. */
-export function evaluationOrder (): Array<{ id: string, strength: number, inMessage: boolean }> {
-  return ORDERED.map(({ rule, strength }) => ({ id: rule.id, strength, inMessage: strength !== rule.strength }))
+// Code, name and response-code entries are looked up by key, so a classification only tries the few
+// a signal can match; wording entries are tried in order, and only while they could still win.
+function indexOf (where: Entry['where']): ReadonlyMap<string, readonly Entry[]> {
+  const index = new Map<string, Entry[]>()
+  for (const entry of ORDERED) {
+    if (entry.where !== where) continue
+    for (const key of new Set(entry.keys)) index.set(key, [...(index.get(key) ?? []), entry])
+  }
+  return index
+}
+const BY_CODE = indexOf('code')
+const BY_NAME = indexOf('message')
+const BY_RESPONSE_CODE = indexOf('response-code')
+const CODE_PREFIXED = ORDERED.filter((entry) => entry.where === 'code' && entry.prefixes.length > 0)
+const NAME_PREFIXED = ORDERED.filter((entry) => entry.where === 'message' && entry.prefixes.length > 0)
+const WORDING = ORDERED.filter((entry) => entry.where === 'wording')
+
+/** The first entry in evaluation order whose predicate holds, or undefined. */
+function decide (signals: Signals): Entry | undefined {
+  let best: Entry | undefined
+  const consider = (entry: Entry): void => {
+    if ((best === undefined || entry.order < best.order) && entry.matches(signals)) best = entry
+  }
+  if (signals.code !== null) {
+    BY_CODE.get(signals.code)?.forEach(consider)
+    CODE_PREFIXED.forEach(consider)
+  }
+  for (const name of signals.names) BY_NAME.get(name)?.forEach(consider)
+  if (signals.names.size > 0) NAME_PREFIXED.forEach(consider)
+  for (const code of signals.responseCodes) BY_RESPONSE_CODE.get(code.toLowerCase())?.forEach(consider)
+  for (const entry of WORDING) {
+    if (best !== undefined && entry.order > best.order) break
+    if (entry.matches(signals)) return entry
+  }
+  return best
 }
 
 /**
@@ -163,9 +212,7 @@ export function classifyFailure (input: ClassificationInput): Classification {
   if (input.category !== undefined && isCategoryId(input.category)) {
     return { category: input.category, rule: EXPLICIT_RULE, side: CATEGORIES[input.category].side }
   }
-  const signals = readSignals(input)
-  for (const { rule, matches } of ORDERED) {
-    if (matches(signals)) return { category: rule.category, rule: rule.id, side: rule.side }
-  }
-  return { category: 'unclassified', rule: FALLBACK_RULE, side: 'unknown' }
+  const decided = decide(readSignals(input))?.rule
+  if (decided === undefined) return { category: 'unclassified', rule: FALLBACK_RULE, side: 'unknown' }
+  return { category: decided.category, rule: decided.id, side: decided.side }
 }
