@@ -205,6 +205,18 @@ function decide (signals: Signals): Entry | undefined {
 }
 
 /**
+ * The reference semantics of the table, tried entry by entry in evaluation order: slower, kept so
+ * tests can hold classifyFailure's indexed lookup to it.
+ */
+export function classifyFailureByScan (input: ClassificationInput): Classification {
+  if (input.category !== undefined && isCategoryId(input.category)) return classifyFailure(input)
+  const signals = readSignals(input)
+  const decided = ORDERED.find((entry) => entry.matches(signals))?.rule
+  if (decided === undefined) return { category: 'unclassified', rule: FALLBACK_RULE, side: 'unknown' }
+  return { category: decided.category, rule: decided.id, side: decided.side }
+}
+
+/**
  * Classifies a failure, strongest signal first: an explicit category, then the first rule
  * of the table by strength (see STRENGTH), then `unclassified`. Pure and deterministic.
  */
