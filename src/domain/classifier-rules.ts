@@ -95,17 +95,18 @@ function anyOf (...patterns: readonly RegExp[]): RegExp {
 }
 
 // Shared wording. Every fragment is bounded and has no quantified group other than an optional one.
-const LOGIN_FAILED = /\b(?:authentication (?:failed|failure|unsuccessful|error|rejected|denied)|(?:log ?in|log ?on|sign ?in|authenticate|auth) (?:failed|failure|denied|incorrect|rejected|refused|unsuccessful|disabled)|logon failure|error login|invalid (?:credentials|password|user ?name(?: or password)?|login|account)|(?:wrong|incorrect|bad) (?:user ?name or )?(?:password|credentials)|(?:user ?name or password|password|credentials?) (?:is |are |was |were )?(?:incorrect|wrong|invalid|not (?:correct|valid|accepted))|(?:password|credentials?|account)(?: (?:for|of) .{1,80}?)? (?:has |have |had |is |was )?(?:already )?expired|(?:trouble|problem) (?:signing|logging) in|(?:couldn't|could not|unable to|can ?not|can't|failed to|(?:was|were)(?:n't| not) able to) (?:sign|log) ?(?:in|on)|correct user ?name and password|(?:account|user|login) (?:has been |had been |is |was |is currently |has been temporarily )?(?:disabled|locked(?: out)?|suspended|blocked|deactivated)|account (?:is )?(?:not active|inactive)|check the credentials)\b/i
+const LOGIN_FAILED = /\b(?:authentication (?:failed|failure|unsuccessful|error|rejected|denied)|(?:log ?in|log ?on|sign ?in|authenticate|auth) (?:failed|failure|denied|incorrect|rejected|refused|unsuccessful|disabled)|logon failure|error login|invalid (?:credentials|password|user ?name(?: or password)?|login|account)|(?:wrong|incorrect|bad) (?:user ?name or )?(?:password|credentials)|(?:user ?name or password|password|credentials?)(?: (?:that )?(?:you )?(?:entered|provided|supplied|given))? (?:is |are |was |were )?(?:incorrect|wrong|invalid|not (?:correct|valid|accepted))|(?:password|credentials?|account)(?: (?:for|of) .{1,80}?)? (?:has |have |had |is |was )?(?:already )?expired|(?:trouble|problem) (?:signing|logging) in|(?:couldn't|could not|unable to|can ?not|can't|failed to|(?:was|were)(?:n't| not) able to) (?:sign|log) ?(?:in|on)|correct user ?name and password|(?:account|user|login) (?:has been |had been |is |was |is currently |has been temporarily )?(?:disabled|locked(?: out)?|suspended|blocked|deactivated)|account (?:is )?(?:not active|inactive)|check the credentials)\b/i
 const ACCESS_DENIED = /\b(?:access (?:is |was )?denied|unauthori[sz]ed|not authori[sz]ed|permission denied|(?:does not|doesn't|do not|don't) have (?:the )?(?:required |necessary |sufficient )?(?:permissions?|rights|access) (?:to|for|on)|insufficient (?:access )?(?:rights|permissions?|privileges))\b/i
 const APP_PASSWORD = /\b(?:app(?:lication)?[- ]specific password|app password|special credentials are required|log ?in via your web browser|web ?login required|basic authentication (?:is )?(?:disabled|blocked|not supported|turned off))\b/i
 const IMPERSONATION = /\b(?:(?:does not|doesn't) have permission to impersonate|(?:is )?not (?:allowed|permitted|authori[sz]ed) to (?:impersonate|log ?in as|act as)|impersonat(?:e|ion) (?:user )?(?:is |was )?(?:denied|failed)|ApplicationImpersonation (?:role|right|permission)|(?:authenticator|admin|administrator|super ?user|master user) is not an? (?:admin|administrator|master user))\b/i
-const TLS = /\b(?:certificates?|x\.?509|SSL (?:connect|handshake|routines|error|negotiation|stream|wants)|TLS (?:handshake|negotiation|failure|error|alert)|handshake (?:failed|failure)|self[- _]signed|can ?not go to tls|starttls (?:failed|failure|error)|unknown ca|wrong version number|no shared cipher|(?:do not|don't) possess a common algorithm|trust relationship for the SSL|secure channel|ERR_TLS_CERT\w{1,40})\b/i
+const PROTOCOL_OFF = /\b(?:not enabled for IMAP|IMAP (?:access )?(?:is |has been |was )?(?:disabled|not enabled|turned off|blocked)|enable (?:your account for )?IMAP (?:access|in your settings))\b/i
+const TLS = /\b(?:certificates?|x\.?509|SSL (?:connect|handshake|routines|error|negotiation|stream|wants)|TLS (?:handshake|negotiation|failure|error|alert)|handshake (?:failed|failure)|self[- _]signed|can ?not go to tls|starttls (?:failed|failure|error)|unknown ca|wrong version number|no shared cipher|(?:do not|don't) possess a common algorithm|trust relationship for the SSL|remote party has closed the transport stream|secure channel|ERR_TLS_CERT\w{1,40})\b/i
 const PLAINTEXT = /\b(?:plain ?text (?:authentication|login|auth) (?:is )?(?:disallowed|not allowed|disabled|not permitted)|LOGINDISABLED|(?:ssl|tls|starttls|encryption) (?:is )?required|must issue a STARTTLS)\b/i
-const DNS = /\b(?:ENOTFOUND|EAI_AGAIN|getaddrinfo|name or service not known|(?:could not|couldn't|unable to|failed to) resolve|no such host|unknown host|host not found|(?:name|DNS) resolution|nodename nor servname)\b/i
+const DNS = /\b(?:ENOTFOUND|EAI_AGAIN|getaddrinfo|name or service not known|(?:could not|couldn't|unable to|failed to) resolve|no such host|unknown host|host not found|(?:name|DNS) resolution|(?:remote name|host ?name|host|address) could not be resolved|nodename nor servname)\b/i
 const REFUSED = /\b(?:connection (?:was )?(?:refused|reset|aborted)|ECONNREFUSED|ECONNRESET|ECONNABORTED|EHOSTUNREACH|ENETUNREACH|no route to host|(?:network|host) is unreachable|network unreachable)\b/i
 const TIMED_OUT = /\b(?:timed? ?out|timeout|ETIMEDOUT|ESOCKETTIMEDOUT|(?:didn't|did not) respond in time)\b/i
 const CANNOT_CONNECT = /\b(?:(?:could not|couldn't|can ?not|can't|unable to|failed to|(?:were|was)(?: not|n't) able to) (?:connect|reach (?:the |your )?(?:remote )?(?:server|email provider|mail server|host)|open (?:an? )?(?:imap |network |tcp )?connection|establish (?:a )?connection)|connection to the server .{0,160}could not be (?:completed|established)|connection failed)\b/i
-const CLOSED = /\b(?:BYE\b.{0,120}(?:closing|closed|shutting down|disconnect|logout)|server (?:is )?(?:closing|closed|dropped|shutting down) (?:the )?connection|connection (?:was )?(?:closed|dropped|terminated) by (?:the )?(?:remote |foreign )?(?:server|host|peer)|socket closed|unexpected (?:end of file|EOF|disconnect)|lost (?:the )?connection|connection (?:to .{0,80})?lost)\b/i
+const CLOSED = /\b(?:BYE\b.{0,120}(?:closing|closed|shutting down|disconnect(?:ed|ing)?|logout)|server (?:is )?(?:closing|closed|dropped|shutting down) (?:the )?connection|connection (?:was )?(?:closed|dropped|terminated) by (?:the )?(?:remote |foreign )?(?:server|host|peer)|socket closed|unexpected (?:end of file|EOF|disconnect)|lost (?:the )?connection|connection (?:to .{0,80})?lost)\b/i
 
 interface ExitSpec {
   status: string
@@ -739,13 +740,13 @@ const RESPONSE_CODE_RULES: readonly ClassifierRule[] = [
 
 const LOGIN_TIMEOUT = /\b(?:error login on .{0,200}(?:timed? ?out|timeout)|(?:log ?in|authentication|authenticate) (?:timed out|timeout))\b/i
 const M365_NOT_CONNECTED = /\bauthenticated but not connected\b/i
-const MAILBOX_MISSING = /\b(?:(?:(?:target|destination|cloud|user|recipient'?s?|Exchange Online|Office 365|Microsoft 365) mailbox|recipient)s? (?:(?:wasn't|was not|isn't|is not|weren't|were not|could not be|couldn't be|can't be|cannot be|can not be|not) found|(?:doesn't|does not|didn't|did not|don't|do not) exist|no longer exists|(?:is|was) (?:missing|non-?existent))|(?:cannot|can ?not|can't|couldn't|could not|unable to|failed to) (?:find|locate) (?:a |the |any )?(?:recipient|(?:target |destination |cloud |user )?mailbox (?:for|with|that|of|GUID))|(?:no|there is no|there's no) (?:such )?(?:recipient|mailbox) (?:with|for|that|matching)|recipient (?:is not|isn't) a mailbox|mailbox (?:is not|isn't|wasn't|was not|hasn't been|has not been) (?:yet )?(?:provisioned|created)|RecipientNotFound|NonExistentMailbox)\b/i
-const MAILBOX_FULL = /\b(?:over (?:the |its |their )?(?:storage |message |mailbox |disk |account )?quota|(?:mailbox|inbox|account|storage|folder) (?:is |has become |was |is now |has been )?(?:(?:completely|\d{1,3} ?%) )?full|exceed(?:s|ed|ing)? (?:the |its |their |your )?(?:maximum |max |allowed |target |destination |mailbox |storage |user )?(?:mailbox (?:size|quota|storage)|(?:storage |mailbox |disk )?quota|storage limit)|not enough (?:disk |storage )?(?:quota|space|storage)|insufficient (?:storage|quota|space)|free up (?:some )?space|out of (?:storage|quota)|(?:storage|quota) (?:limit )?(?:has been |will be |is |was )?(?:reached|exceeded)|time to find a bigger place)\b|quota ?exceeded/i
+const MAILBOX_MISSING = /\b(?:(?:(?:target|destination|cloud|user|recipient'?s?|Exchange Online|Office 365|Microsoft 365) mailbox|recipient)s? (?:(?:wasn't|was not|isn't|is not|weren't|were not|could not be|couldn't be|can't be|cannot be|can not be|not) found|(?:doesn't|does not|didn't|did not|don't|do not) exist|no longer exists|(?:is|was) (?:missing|non-?existent))|(?:cannot|can ?not|can't|couldn't|could not|unable to|failed to) (?:find|locate) (?:a |the |any )?(?:recipient|(?:target |destination |cloud |user )?mailbox (?:for|with|that|of|GUID))|(?:no|there is no|there's no) (?:such )?(?:recipient|mailbox) (?:with|for|that|matching)|recipient (?:is not|isn't) a mailbox|has no mailbox associated with it|(?:mailbox|user|recipient)(?: .{1,60}?)? (?:is not|isn't|has not been|hasn't been|was not|wasn't) (?:yet )?licensed|mailbox (?:is not|isn't|wasn't|was not|hasn't been|has not been) (?:yet )?(?:provisioned|created)|RecipientNotFound|NonExistentMailbox)\b/i
+const MAILBOX_FULL = /\b(?:over (?:the |its |their )?(?:storage |message |mailbox |disk |account )?quota|over (?:the |its |their )?(?:storage|size|mailbox size) limit|mailbox size limit (?:has been |was |is )?(?:reached|exceeded)|(?:mailbox|inbox|account|storage|folder) (?:is |has become |was |is now |has been )?(?:(?:completely|\d{1,3} ?%) )?full|exceed(?:s|ed|ing)? (?:the |its |their |your )?(?:maximum |max |allowed |target |destination |mailbox |storage |user )?(?:mailbox (?:size|quota|storage)|(?:storage |mailbox |disk )?quota|storage limit)|not enough (?:disk |storage )?(?:quota|space|storage)|insufficient (?:storage|quota|space)|free up (?:some )?space|out of (?:storage|quota)|(?:storage|quota) (?:limit )?(?:has been |will be |is |was )?(?:reached|exceeded)|time to find a bigger place)\b|quota ?exceeded/i
 const DATABASE_FULL = /\b(?:(?:mailbox )?database(?: on the (?:target|source|destination|server))? (?:is |has become |was |is now )?(?:full|out of (?:disk )?space)|out of disk space on the (?:log|database|transaction log) (?:volume|disk|drive)|(?:database|log|transaction log) (?:disk|volume|drive) (?:is )?full|(?:database|log) (?:disk|volume) (?:has )?(?:run|ran) out of space)\b|JetError(?:Log)?DiskFull/i
-const THROTTLED = /\b(?:throttl(?:ed|ing|e)|too many (?:simultaneous |concurrent |parallel |open )?(?:requests|connections|sessions|logins|commands)|rate[- ]?limit(?:ed|ing|s)?|back-?off time|retry-after|(?:bandwidth|download|upload|transfer) (?:limit|quota)s?|maximum number of (?:concurrent |simultaneous )?(?:connections|sessions|requests)|connection limit|more (?:concurrent |simultaneous )?(?:requests|connections|sessions) (?:against the server )?than (?:are )?allowed|maximum (?:bytes transferred|transfer size)|exceeded (?:the )?(?:allowed |maximum )?(?:number of )?(?:concurrent |simultaneous )?(?:connections|requests|sessions))\b/i
-const TEMPORARY = /\b(?:temporar(?:y|ily) (?:authentication |system |server |local )?(?:failure|error|unavailable|not available)(?! in name resolution)|server (?:is )?(?:too )?busy|(?:service|server|system|account|mailbox store|backend) (?:is |was )?(?:temporarily )?(?:unavailable|not available|offline)|mailbox (?:is |was )?(?:locked|in use|busy|being moved|in transit)|(?:database|store) (?:is |was )?(?:temporarily )?(?:unavailable|offline|dismounted|not mounted|failing over)|(?:AD DS|Active Directory|domain controller) (?:is |was )?(?:unavailable|not available|offline))\b/i
+const THROTTLED = /\b(?:throttl(?:ed|ing|e)|too many (?:simultaneous |concurrent |parallel |open )?(?:requests|connections|sessions|logins|commands)|rate[- ]?limit(?:ed|ing|s)?|back-?off time|retry-after|(?:bandwidth|download|upload|transfer) (?:limit|quota)s?|maximum number of (?:concurrent |simultaneous )?(?:connections|sessions|requests)|connection limit|more (?:concurrent |simultaneous )?(?:requests|connections|sessions) (?:against the server )?than (?:are )?allowed|maximum (?:bytes transferred|transfer size)|unfavorable server health|budget limitations|stalled due to|exceeded (?:the )?(?:allowed |maximum )?(?:number of )?(?:concurrent |simultaneous )?(?:connections|requests|sessions))\b/i
+const TEMPORARY = /\b(?:temporar(?:y|ily) (?:authentication |system |server |local )?(?:failure|error|unavailable|not available)(?! in name resolution)|server (?:is )?(?:too )?busy|(?:service|server|system|account|mailbox store|backend) (?:is |was )?(?:temporarily )?(?:unavailable|not available|offline)|mailbox (?:is |was )?(?:currently )?(?:locked|in use|busy|being moved|in transit)|temporarily postponed|(?:database|server|copy|node) (?:has |have |is )?(?:failed|failing) over|(?:database|store) (?:is |was )?(?:temporarily )?(?:unavailable|offline|dismounted|not mounted|failing over)|(?:AD DS|Active Directory|domain controller) (?:is |was )?(?:unavailable|not available|offline))\b/i
 const TOO_LARGE = /\b(?:(?:message|mail|item)s? (?:is |are )?too (?:big|large)|(?:item|message|mail)s? (?:size )?(?:is |are )?(?:larger|bigger|greater) than|maximum size of appendable message|(?:message|item) size exceeds|exceeds? (?:the )?(?:maximum|max|allowed) (?:message |item |allowed message |attachment )?size|maximum (?:message|item) size (?:has been |was )?exceeded|large items?|TooManyLargeItems)\b|MaxSubmissionExceeded/i
-const CORRUPT = /\b(?:corrupt(?:ed)? (?:item|message|data)s?|(?:item|message|object|folder|data) (?:is |was |are )?corrupt(?:ed)?|bad items?|TooManyBadItems|contains (?:bare )?(?:NUL|null|invalid|illegal) (?:characters|bytes)|(?:content|MIME) conversion failed|malformed (?:message|MIME))\b/i
+const CORRUPT = /\b(?:corrupt(?:ed)? (?:item|message|data)s?|(?:item|message|object|folder|data) (?:is |was |are )?corrupt(?:ed)?|bad items?|TooManyBadItems|contains (?:bare )?(?:NUL|null|invalid|illegal|8-?bit) (?:characters?|bytes?|headers?)|contains bare (?:newlines|CR|LF|carriage returns)|invalid (?:message )?header|(?:content|MIME) conversion failed|malformed (?:message|MIME))\b/i
 const MRSPROXY = /\b(?:No MRSProxy (?:was )?found|MRSProxy (?:service )?(?:is )?(?:not|isn't) (?:enabled|running|available|reachable)|could not be determined from the autodiscover|autodiscover (?:failed|request failed|(?:did not|didn't) return))\b/i
 const IMAPSYNC_CONNECT = /\bcan ?not open imap connection\b/i
 const IMAPSYNC_RIGHT_SERVER = /\bis the right IMAP server to be contacted\b/i
@@ -863,7 +864,7 @@ const WORDING_RULES: readonly ClassifierRule[] = [
   {
     id: 'text.sign-in.host2',
     kind: 'wording',
-    match: { pattern: anyOf(LOGIN_FAILED, ACCESS_DENIED, APP_PASSWORD, IMPERSONATION), host: 2 },
+    match: { pattern: anyOf(LOGIN_FAILED, ACCESS_DENIED, APP_PASSWORD, IMPERSONATION, PROTOCOL_OFF), host: 2 },
     category: 'cloud_sign_in_failed',
     side: 'cloud',
     strength: STRENGTH.wording + 46,
@@ -889,6 +890,16 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     strength: STRENGTH.wording + 45,
     rationale: 'The source provider refuses the ordinary password (two-step verification, basic auth off): use an app password.',
     samples: [{ message: 'NO [ALERT] Please log in via your web browser' }, { message: 'An app password is needed for this account' }]
+  },
+  {
+    id: 'text.imap-disabled',
+    kind: 'wording',
+    match: { pattern: PROTOCOL_OFF },
+    category: 'source_sign_in_failed',
+    side: 'source',
+    strength: STRENGTH.wording + 45,
+    rationale: 'IMAP access is turned off for the account: enable it in the provider\'s settings for that user.',
+    samples: [{ message: 'NO This account is not enabled for IMAP; ask your provider' }]
   },
   {
     id: 'text.impersonation-denied',
@@ -1084,6 +1095,17 @@ const WORDING_RULES: readonly ClassifierRule[] = [
     strength: STRENGTH.wording + 4,
     rationale: 'The engine says it could not connect, without saying why.',
     samples: [{ message: 'Unable to connect to imap.fabrikam.lan:143' }, { message: "The connection to the server 'owa.fabrikam.lan' could not be established." }]
+  },
+  {
+    id: 'text.mailbox-does-not-exist.ambiguous',
+    kind: 'wording',
+    match: { pattern: /\bmailbox (?:doesn't|does not|didn't|did not) exist\b/i },
+    category: 'cloud_mailbox_missing',
+    side: 'cloud',
+    alsoPossible: ['items_skipped'],
+    strength: STRENGTH.wording + 6,
+    rationale: "Ambiguous: in Exchange and Graph a mailbox that does not exist is the user's, missing on the target; in IMAP a 'mailbox' is a folder, and then only that folder is skipped.",
+    samples: [{ message: 'ServiceResponseException: Mailbox does not exist.' }]
   },
   {
     id: 'text.try-again-later',
