@@ -2,13 +2,13 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CLASSIFIER_RULES } from '../src/domain/classifier-rules.js'
+import { CLASSIFIER_RULES, NAME_IN_MESSAGE_DISCOUNT } from '../src/domain/classifier-rules.js'
 import type { ClassifierRule } from '../src/domain/classifier-rules.js'
 
 export const RULES_START = '<!-- rules:start -->'
 export const RULES_END = '<!-- rules:end -->'
 
-const HOST_NOTE = { 1: 'message names Host1/user1 first', 2: 'message names Host2/user2 first' } as const
+const HOST_NOTE = { 1: 'message names Host1/user1/source first', 2: 'message names Host2/user2/destination/target first' } as const
 
 function code (text: string): string {
   return `\`${text}\``
@@ -18,8 +18,12 @@ function describeMatch (rule: ClassifierRule): string {
   const parts: string[] = []
   switch (rule.kind) {
     case 'code':
-      parts.push(`code ${rule.match.codes.map(code).join(', ')}`)
-      if (rule.match.engines !== undefined) parts.push(`engine ${rule.match.engines.join(', ')} or unnamed`)
+      if (rule.match.codes !== undefined) {
+        const engines = rule.match.engines === undefined ? '' : ` (engine ${rule.match.engines.join(', ')} or unnamed)`
+        parts.push(`code ${rule.match.codes.map(code).join(', ')}${engines}`)
+      }
+      if (rule.match.names !== undefined) parts.push(`name ${rule.match.names.map(code).join(', ')} in the code or the message`)
+      if (rule.match.prefixes !== undefined) parts.push(`any name starting ${rule.match.prefixes.map(code).join(', ')}`)
       break
     case 'response-code':
       parts.push(`response code ${rule.match.responseCodes.map((name) => code(`[${name}]`)).join(', ')}`)
@@ -32,6 +36,12 @@ function describeMatch (rule: ClassifierRule): string {
   return parts.join('; ')
 }
 
+// A code rule's names count less when found in the message instead of the code field.
+function strengthOf (rule: ClassifierRule): string {
+  const inMessage = rule.kind === 'code' && (rule.match.names !== undefined || rule.match.prefixes !== undefined)
+  return inMessage ? `${rule.strength} (${rule.strength - NAME_IN_MESSAGE_DISCOUNT} in the message)` : String(rule.strength)
+}
+
 // Pipes would end a table cell, even inside a code span.
 function cell (text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\s+/g, ' ')
@@ -41,10 +51,10 @@ function cell (text: string): string {
 export function rulesTableMarkdown (): string {
   const ordered = [...CLASSIFIER_RULES].sort((a, b) => b.strength - a.strength)
   const rows = ordered.map((rule) =>
-    `| ${[code(rule.id), rule.kind, describeMatch(rule), code(rule.category), rule.side, String(rule.strength), rule.rationale].map(cell).join(' | ')} |`)
+    `| ${[code(rule.id), rule.kind, describeMatch(rule), code(rule.category), (rule.alsoPossible ?? []).map(code).join(', '), rule.side, strengthOf(rule), rule.rationale].map(cell).join(' | ')} |`)
   return [
-    '| id | kind | matches | category | side | strength | rationale |',
-    '|---|---|---|---|---|---:|---|',
+    '| id | kind | matches | category | also possible | side | strength | rationale |',
+    '|---|---|---|---|---|---|---:|---|',
     ...rows
   ].join('\n')
 }

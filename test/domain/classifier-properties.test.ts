@@ -1,10 +1,10 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { CLASSIFIER_RULES, MESSAGE_LIMIT, classifyFailure } from '../../src/domain/classifier.js'
+import { CLASSIFIER_RULES, MESSAGE_LIMIT, classifyFailure, classifyFailureByScan } from '../../src/domain/classifier.js'
 import { CATEGORY_IDS, isCategoryId } from '../../src/domain/types.js'
 
 const RULE_IDS = new Set(CLASSIFIER_RULES.map((rule) => rule.id))
-const KNOWN_CODES = CLASSIFIER_RULES.flatMap((rule) => rule.kind === 'code' ? rule.match.codes : [])
+const KNOWN_CODES = CLASSIFIER_RULES.flatMap((rule) => rule.kind === 'code' ? [...(rule.match.codes ?? []), ...(rule.match.names ?? [])] : [])
 const PATTERNS = CLASSIFIER_RULES.flatMap((rule) => rule.kind === 'wording' ? [{ id: rule.id, pattern: rule.match.pattern }] : [])
 
 /**
@@ -96,7 +96,7 @@ t.test('every wording pattern is case-insensitive and stateless', async (t) => {
 
 // Literal runs of the rule phrases: repeated, they are the inputs most likely to make a pattern backtrack.
 const FRAGMENTS = [...new Set(PATTERNS.flatMap(({ pattern }) => pattern.source.match(/[A-Za-z][A-Za-z' _-]{1,40}/g) ?? []))]
-const EXTRA_FRAGMENTS = ['connection to the server ', 'Host2 ', 'user1 ', '[', '[A', '[AUTHENTICATIONFAILED', ' ', 'temporary failure ', 'timed', 'x']
+const EXTRA_FRAGMENTS = ['ErrorServerBusy ', 'SslStreamFailureException ', 'StalledDueToTarget_Processor ', 'ERR_OVERQUOTA ', '[OVERQUOTA] ', 'target ', 'connection to the server ', 'Host2 ', 'user1 ', '[', '[A', '[AUTHENTICATIONFAILED', ' ', 'temporary failure ', 'timed', 'x']
 
 t.test('adversarial 8 KiB inputs built from the rule phrases classify fine', async (t) => {
   let classified = 0
@@ -142,6 +142,17 @@ t.test('any input classifies without throwing, to a known category, the same way
       return JSON.stringify(first) === JSON.stringify(second)
     }),
     { numRuns: 150 }
+  )
+  t.pass('property holds')
+})
+
+t.test('the indexed lookup agrees with trying every rule in order, on any input', async (t) => {
+  fc.assert(
+    fc.property(anyCode, anyMessage, anyEngine, (code, message, engine) => {
+      const input = { code, message, context: { engine } }
+      return JSON.stringify(classifyFailure(input)) === JSON.stringify(classifyFailureByScan(input))
+    }),
+    { numRuns: 200 }
   )
   t.pass('property holds')
 })

@@ -4,8 +4,10 @@ import {
   EXPLICIT_RULE,
   FALLBACK_RULE,
   MESSAGE_LIMIT,
+  NAME_IN_MESSAGE_DISCOUNT,
   STRENGTH,
-  classifyFailure
+  classifyFailure,
+  classifyFailureByScan
 } from '../../src/domain/classifier.js'
 import type { ClassifierRule } from '../../src/domain/classifier.js'
 import { CATEGORY_IDS, isCategoryId } from '../../src/domain/types.js'
@@ -48,6 +50,18 @@ t.test('generic rules say so in their rationale', async (t) => {
   for (const rule of CLASSIFIER_RULES) {
     t.equal(tierOf(rule) === 'generic', rule.rationale.startsWith('Generic.'), rule.id)
   }
+})
+
+t.test('doubt is visible: a rule with alsoPossible ends in .ambiguous and its rationale starts "Ambiguous:"', async (t) => {
+  for (const rule of CLASSIFIER_RULES) {
+    const also = rule.alsoPossible
+    t.equal(rule.id.endsWith('.ambiguous'), also !== undefined, `${rule.id} id`)
+    t.equal(rule.rationale.startsWith('Ambiguous:'), also !== undefined, `${rule.id} rationale`)
+    if (also === undefined) continue
+    t.ok(also.length > 0 && also.every(isCategoryId), `${rule.id} names known categories`)
+    t.notOk(also.includes(rule.category), `${rule.id} does not list its own category`)
+  }
+  t.ok(CLASSIFIER_RULES.filter((rule) => rule.alsoPossible !== undefined).length >= 5, 'the honestly ambiguous messages have rules')
 })
 
 t.test('every rule decides each of its own samples', async (t) => {
@@ -181,6 +195,83 @@ t.test('side: Host1 is the on-premises source, Host2 the cloud target', async (t
     t.equal(classifyFailure({ code: '101', message: 'Host2 mentioned in passing' }).category, 'source_unreachable')
     t.equal(classifyFailure({ code: '161', message: 'Host2 mentioned in passing' }).category, 'source_sign_in_failed')
   })
+})
+
+t.test('side markers beyond Host1/Host2', async (t) => {
+  const cases: Array<[string, CategoryId]> = [
+    ['Authentication failed on the target', 'cloud_sign_in_failed'],
+    ['The destination account has been locked', 'cloud_sign_in_failed'],
+    ['Login failed for the source account', 'source_sign_in_failed'],
+    ["Couldn't connect to the target server: connection refused", 'cloud_unreachable'],
+    ['The source server timed out', 'source_unreachable'],
+    ['Target: certificate verify failed', 'cloud_unreachable'],
+    ['Connection refused by the target', 'cloud_unreachable']
+  ]
+  for (const [message, category] of cases) t.equal(classifyFailure({ message }).category, category, message)
+  t.equal(classifyFailure({ code: '16', message: 'Authentication failed on the destination' }).category, 'cloud_sign_in_failed', 'an imapsync status takes the side marker too')
+  t.equal(classifyFailure({ message: 'Connection refused by resource-gw.northwind.lan' }).category, 'source_unreachable', 'resource is not source, and no marker means the source')
+})
+
+t.test('tenses, contractions and word orders', async (t) => {
+  const cases: Array<[string, CategoryId]> = [
+    ['The password has expired.', 'source_sign_in_failed'],
+    ['Password expired', 'source_sign_in_failed'],
+    ['The credentials for svc-imap have expired', 'source_sign_in_failed'],
+    ['The account has been disabled.', 'source_sign_in_failed'],
+    ['The account is disabled', 'source_sign_in_failed'],
+    ['This account was locked out after too many attempts', 'source_sign_in_failed'],
+    ["We weren't able to log on to the server", 'source_sign_in_failed'],
+    ["The target mailbox wasn't found", 'cloud_mailbox_missing'],
+    ["The destination mailbox doesn't exist", 'cloud_mailbox_missing'],
+    ['The target mailbox does not exist', 'cloud_mailbox_missing'],
+    ['Cannot find a recipient that has mailbox GUID 6a8f4a3b-2b1c-4d5e-9f60-718293a4b5c6', 'cloud_mailbox_missing'],
+    ["Couldn't find the target mailbox for kim@example.org", 'cloud_mailbox_missing'],
+    ['The message exceeds target quota', 'cloud_mailbox_full'],
+    ['The mailbox has exceeded its quota', 'cloud_mailbox_full'],
+    ['Quota exceeded', 'cloud_mailbox_full'],
+    ["The server didn't respond in time", 'source_unreachable'],
+    ['Request is throttled. Suggested Backoff Time: 5000 milliseconds', 'throttled']
+  ]
+  for (const [message, category] of cases) t.equal(classifyFailure({ message }).category, category, message)
+})
+
+t.test('a mailbox-database-full stall is not a full user mailbox', async (t) => {
+  const stall = classifyFailure({ code: 'StalledDueToTarget_MDBFull', message: 'StalledDueToTarget_MDBFull' })
+  t.same(stall, { category: 'throttled', rule: 'mrs.stalled.target-mdb-full', side: 'cloud' })
+  t.equal(classifyFailure({ message: 'The move stalled: StalledDueToTarget_MDBFull' }).rule, 'mrs.stalled.target-mdb-full', 'named in the message')
+  t.equal(classifyFailure({ message: 'The mailbox database is full.' }).category, 'server_busy')
+  t.equal(classifyFailure({ message: 'The mailbox is full.' }).category, 'cloud_mailbox_full')
+  t.not(classifyFailure({ code: 'StalledDueToTarget_DiskLatency', message: 'StalledDueToTarget_DiskLatency' }).category, 'cloud_mailbox_full')
+})
+
+t.test('names', async (t) => {
+  t.test('count in the code field or, a tier weaker, in the message', async (t) => {
+    t.equal(classifyFailure({ message: 'Error: ErrorExceededConnectionCount' }).rule, 'ews.throttling-policy')
+    t.equal(classifyFailure({ code: 'ErrorAccessDenied', message: 'then ErrorServerBusy' }).rule, 'ews.access-denied', 'the code field beats a name in the message')
+    t.equal(classifyFailure({ message: 'Fatal error RecipientNotFoundPermanentException has occurred. [AUTHENTICATIONFAILED]' }).rule, 'exchange.recipient-not-found', 'a name in the message beats a response code')
+    t.equal(NAME_IN_MESSAGE_DISCOUNT, STRENGTH.code - STRENGTH.responseCode - 100)
+  })
+
+  t.test('the most specific wrapped exception decides', async (t) => {
+    const message = 'MigrationServerConnectionFailedException: could not be completed. RemoteNetworkErrorTransientException: unable to reach. SslStreamFailureException: TLS negotiation failed.'
+    t.equal(classifyFailure({ message }).rule, 'exchange.ssl-stream-failure')
+    t.equal(classifyFailure({ code: 'MigrationServerConnectionFailedException', message }).rule, 'exchange.ssl-stream-failure', 'a generic code loses to a specific name')
+  })
+
+  t.test('are whole identifiers, and only known ones count', async (t) => {
+    t.equal(classifyFailure({ message: 'ErrorServerBusyness happened' }).rule, 'fallback')
+    t.equal(classifyFailure({ message: 'StalledDueToTarget_SomethingNew' }).rule, 'mrs.stalled.resource-health', 'a new member of a StalledDueTo family')
+  })
+})
+
+t.test('the indexed lookup decides exactly as trying every rule in order', async (t) => {
+  const inputs = [
+    ...CLASSIFIER_RULES.flatMap((rule) => rule.samples.map((sample) => ({ code: sample.code, message: sample.message }))),
+    ...CLASSIFIER_RULES.flatMap((rule) => rule.samples.map((sample) => ({ code: '16', message: `Host2: ${sample.message}` }))),
+    { code: 'Failed', message: 'NO [UNAVAILABLE] StalledDueToCI then ErrorServerBusy' },
+    { code: 'MigrationTransientException', message: 'ErrorQuotaExceeded [LIMIT] certificate' }
+  ]
+  for (const input of inputs) t.same(classifyFailure(input), classifyFailureByScan(input), `${input.code ?? ''} ${input.message.slice(0, 60)}`)
 })
 
 t.test('codes', async (t) => {
