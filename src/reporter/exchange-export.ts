@@ -234,7 +234,9 @@ export function exchangeEvents (records: readonly ExportRecord[], reading: Excha
         `Status ${status ?? 'unknown'}${detail === null ? '' : `, StatusDetail ${detail}`}`
       const code = error.name ?? (summary === null ? null : exceptionName(summary)) ?? (stalled ? detail : null)
       report.events.push({
-        ...event('failed', at),
+        // What the record said is part of its identity: the same state read again is the same
+        // event; a new error at the same time is another one, never a conflicting retry.
+        ...event('failed', at, code ?? '', message),
         outcome: 'failed',
         failure: { ...(code === null ? {} : { code }), message: boundedMessage(message) },
         context

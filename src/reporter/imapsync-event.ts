@@ -46,7 +46,8 @@ export function imapsyncEvent (run: ImapsyncRun, report: ImapsyncRunReport, wher
   const base = { id, batchId: report.batchId, mailbox, occurredAt: occurredAt.toISOString() }
   if (exitStatus === 0) return { ...base, outcome: 'synced' }
   const code = report.signal ?? String(exitStatus)
-  const explaining = run.explainingLine ?? (report.signal === undefined ? `imapsync exited with status ${code}` : `imapsync was ended by ${report.signal}`)
+  const explaining = run.explainingLine ??
+    (report.signal === undefined ? run.exitLine ?? run.lastLine ?? `imapsync exited with status ${code}` : `imapsync was ended by ${report.signal}`)
   return {
     ...base,
     outcome: 'failed',

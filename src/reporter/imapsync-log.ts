@@ -51,6 +51,10 @@ export interface ImapsyncRun {
   mostFrequentError: string | null
   /** The line that explains the failure: the first error of the most frequent type. */
   explainingLine: string | null
+  /** "Exiting with return value ..." as logged. */
+  exitLine: string | null
+  /** The last line with text (what a run that died says last). */
+  lastLine: string | null
   /** Errors counted per type, from the errors dump (or the inline error lines without one). */
   errorCounts: Record<string, number>
 }
@@ -138,7 +142,9 @@ export class ImapsyncLogReader {
       endedAt: this.endedAt,
       commandLine: this.commandLine,
       mostFrequentError: this.mostFrequent,
-      explainingLine: explaining ?? this.exitLine ?? this.lastLine,
+      explainingLine: explaining ?? null,
+      exitLine: this.exitLine,
+      lastLine: this.lastLine,
       errorCounts: Object.fromEntries([...errors.entries()].map(([key, value]) => [key, value.count]))
     }
   }
