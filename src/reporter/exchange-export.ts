@@ -28,7 +28,8 @@ export const SYNCED_STATUSES = ['Synced', 'Completed', 'IncrementalSynced', 'Com
 /** StatusDetail values (RequestState) that mean the mailbox is not being synchronized right now. */
 export const STALLED_DETAIL = /^(?:Stalled\w*|Failed\w*|Relinquished\w*Stall|TransientFailure|NetworkFailure)$/i
 
-const ENGINE = 'exchange-online'
+// The engine name the shared corpus and the classifier's rules use for Exchange's migration service.
+const ENGINE = 'exchange'
 
 type ExportRecord = Record<string, unknown>
 

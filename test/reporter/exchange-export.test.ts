@@ -14,21 +14,32 @@ const read = (bytes: Buffer, reading: Partial<ExchangeReading> = {}) => exchange
 const JANE_MESSAGE = 'Error MigrationPermanentExeption: Special credentials are required in order to access this IMAP account. --> ' +
   'Special credentials are required in order to access this IMAP account. --> Imap server reported an error during LoginCommand ' +
   "with the following alert: 'Application-specific password required: https://support.google.com/accounts/answer/185833 (failure)."
-const ENGINE = 'exchange-online'
+const ENGINE = 'exchange'
 
 // The mapping table of the README, applied to the six users every fixture holds.
 const EXPECTED = [
   {
-    batchId: 'IMAP-Wave2', mailbox: 'jane.doe@contoso.com', occurredAt: '2023-08-30T10:00:00.000Z', outcome: 'failed',
-    failure: { code: 'MigrationPermanentExeption', message: JANE_MESSAGE }, context: { engine: ENGINE, migrationType: 'imap' }
+    batchId: 'IMAP-Wave2',
+    mailbox: 'jane.doe@contoso.com',
+    occurredAt: '2023-08-30T10:00:00.000Z',
+    outcome: 'failed',
+    failure: { code: 'MigrationPermanentExeption', message: JANE_MESSAGE },
+    context: { engine: ENGINE, migrationType: 'imap' }
   },
   { batchId: 'Hybrid-Wave1', mailbox: 'john.roe@contoso.com', occurredAt: '2023-08-29T12:14:05.000Z', outcome: 'synced' },
   {
-    batchId: 'Hybrid-Wave1', mailbox: 'john.roe@contoso.com', occurredAt: '2023-08-29T12:14:05.000Z', outcome: 'failed',
-    failure: { category: 'items_skipped', message: '22 items skipped; DataConsistencyScore Good' }, context: { engine: ENGINE, migrationType: 'exchange' }
+    batchId: 'Hybrid-Wave1',
+    mailbox: 'john.roe@contoso.com',
+    occurredAt: '2023-08-29T12:14:05.000Z',
+    outcome: 'failed',
+    failure: { category: 'items_skipped', message: '22 items skipped; DataConsistencyScore Good' },
+    context: { engine: ENGINE, migrationType: 'exchange' }
   },
   {
-    batchId: 'Move-users-DAG1-1', mailbox: 'uwe.egly@tuwien.ac.at', occurredAt: '2021-08-25T13:06:09.000Z', outcome: 'failed',
+    batchId: 'Move-users-DAG1-1',
+    mailbox: 'uwe.egly@tuwien.ac.at',
+    occurredAt: '2021-08-25T13:06:09.000Z',
+    outcome: 'failed',
     failure: {
       code: 'CommunicationErrorTransientException',
       message: "CommunicationErrorTransientException: The call to 'https://mail.tuwien.ac.at/EWS/mrsproxy.svc' failed. Error details: The operation has timed out."
@@ -36,7 +47,10 @@ const EXPECTED = [
     context: { engine: ENGINE, migrationType: 'exchange' }
   },
   {
-    batchId: 'Hybrid-Wave-1-Sales', mailbox: 'maria.garcia@contoso.com', occurredAt: '2023-08-30T07:00:00.000Z', outcome: 'failed',
+    batchId: 'Hybrid-Wave-1-Sales',
+    mailbox: 'maria.garcia@contoso.com',
+    occurredAt: '2023-08-30T07:00:00.000Z',
+    outcome: 'failed',
     failure: { code: 'StalledDueToTarget_MdbAvailability', message: 'Status Syncing, StatusDetail StalledDueToTarget_MdbAvailability' },
     context: { engine: ENGINE, migrationType: 'exchange' }
   },
