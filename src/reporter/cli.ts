@@ -345,6 +345,7 @@ export async function main (): Promise<void> {
   const outcome = await runReporter(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr })
   if (outcome.signal !== undefined) {
     // End the way imapsync ended, so that a shell or cron sees the same signal.
+    process.removeAllListeners(outcome.signal)
     process.kill(process.pid, outcome.signal)
     return
   }
