@@ -283,7 +283,7 @@ async function imapsyncCommand (io: ReporterIo, args: string[]): Promise<Reporte
 
   const reader = new ImapsyncLogReader()
   const startedAt = new Date()
-  const child = spawn(command, imapsyncArgs, { stdio: ['inherit', 'pipe', 'pipe'] })
+  const child = spawn(command, imapsyncArgs, { stdio: ['inherit', 'pipe', 'pipe'], env: io.env })
   // A terminal's Ctrl-C reaches imapsync itself; a SIGTERM or SIGHUP sent to the wrapper is passed on.
   const forward = (signal: NodeJS.Signals): void => { child.kill(signal) }
   const ignore = (): void => {}

@@ -171,6 +171,32 @@ t.test('a refused key keeps the events spooled (exit 3) until a flush with the r
   t.same(await r.run(['flush']), { status: 0, stdout: '', stderr: 'sfr-report: nothing to send\n' })
 })
 
+t.test('the wrapper in process: imapsync\'s output through, its status back, its run reported', async (t) => {
+  const r = await reporter(t)
+  const log = readFileSync(join(LOGS, 'quota2.log'), 'utf8')
+  const run = await r.run(['imapsync', '--batch', 'w', '--', '--host1', 'imap.contoso.com', '--user1', 'Dana@Contoso.com', '--password1', 'pw-secret-1'], {
+    PATH: process.env.PATH ?? '',
+    IMAPSYNC: join(PACKAGE_ROOT, 'test', 'fixtures', 'imapsync-standin.js'),
+    IMAPSYNC_STANDIN_LOG: join(LOGS, 'quota2.log')
+  })
+  t.same(run, { status: 113, stdout: log, stderr: 'stand-in imapsync: 6 arguments\nsfr-report: sent 1 event (1 new, 0 already known)\n' })
+  t.match((await r.mailbox('w', 'dana@contoso.com')).events, [{
+    outcome: 'failed', code: '113', category: 'cloud_mailbox_full', context: { server: 'imap.contoso.com', credentialMode: 'user' }
+  }])
+})
+
+t.test('more events than one bulk holds go in several bulks', async (t) => {
+  const r = await reporter(t)
+  const events = Array.from({ length: 2345 }, (_, index) => ({
+    id: `bulk-${index}`, batchId: 'big', mailbox: `user${index}@contoso.com`, occurredAt: '2026-11-23T10:00:00Z', outcome: 'synced' as const
+  }))
+  new Spool(r.spoolDir).add(events.slice(0, 1200))
+  new Spool(r.spoolDir).add(events.slice(1200))
+  t.same(await r.run(['flush']), { status: 0, stdout: '', stderr: 'sfr-report: sent 2345 events (2345 new, 0 already known)\n' })
+  t.same(spooled(r.spoolDir), [])
+  t.equal((await r.mailbox('big', 'user2344@contoso.com')).eventCount, 1)
+})
+
 t.test('usage errors exit 2, say what is wrong, and send nothing', async (t) => {
   const r = await reporter(t)
   const secretLookingKey = 'not-a-key-but-secret'
