@@ -251,6 +251,9 @@ async function flushCommand (io: ReporterIo, args: string[]): Promise<number> {
 function tee (from: Readable, to: Writable, reader: ImapsyncLogReader): Promise<void> {
   const decoder = new TextDecoder('utf-8')
   let partial = ''
+  // A reader of our output that goes away (| head) must not stop imapsync or its report.
+  const broken = (): void => { from.unpipe(to) }
+  to.on('error', broken)
   from.pipe(to, { end: false })
   from.on('data', (chunk: Buffer) => {
     const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n')
@@ -261,6 +264,7 @@ function tee (from: Readable, to: Writable, reader: ImapsyncLogReader): Promise<
     from.once('close', () => {
       const rest = partial + decoder.decode()
       if (rest !== '') reader.line(rest)
+      to.off('error', broken)
       resolve()
     })
   })

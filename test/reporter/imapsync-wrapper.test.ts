@@ -6,6 +6,9 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { AUTHORIZATION, ensureBuilt, PACKAGE_ROOT, startService } from '../helpers/service-process.js'
 
+// A loaded CI machine must not turn the service's answers into 503s (load shedding is tested on its own).
+process.env.MAX_EVENT_LOOP_DELAY = '0'
+
 // End to end: `sfr-report imapsync` as installed (the package's bin), wrapping a stand-in that
 // replays a recorded real imapsync log and its exit status, reporting to the real service process.
 
