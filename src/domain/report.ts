@@ -121,11 +121,18 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError'
 }
 
+function tagOf (values: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(values)).digest('base64url').slice(0, 16)
+}
+
+/**
+ * Fingerprint of what a walk lists: the list it belongs to (`scope`: tenant, batch) and its
+ * filters. A cursor carries it and only continues a walk with the same one.
+ */
 export function filterFingerprint (filter: {
   status: string, categories: readonly string[], mailbox: string | null, since: number | null, until: number | null
-}): string {
-  const canonical = JSON.stringify([filter.status, [...filter.categories].sort(), filter.mailbox, filter.since, filter.until])
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 16)
+}, scope: readonly string[] = []): string {
+  return tagOf([scope, filter.status, [...new Set(filter.categories)].sort(), filter.mailbox, filter.since, filter.until])
 }
 
 export function encodeCursor (state: CursorState): string {
@@ -149,24 +156,28 @@ export function decodeCursor (cursor: string): CursorState {
 }
 
 /**
- * Cursors of the other paged lists: a kind tag and a position of strings and integers, checked
- * against the shape the list expects.
+ * Cursors of the other paged lists: a kind tag, the fingerprint of the list's scope (tenant,
+ * batch, mailbox: a cursor only continues the list it came from) and a position of strings
+ * and integers, checked against the shape the list expects.
  */
-export function encodePosition (kind: string, position: ReadonlyArray<string | number>): string {
-  return Buffer.from(JSON.stringify([kind, ...position])).toString('base64url')
+export function encodePosition (kind: string, scope: readonly string[], position: ReadonlyArray<string | number>): string {
+  return Buffer.from(JSON.stringify([kind, tagOf([kind, ...scope]), ...position])).toString('base64url')
 }
 
-export function decodePosition (kind: string, cursor: string, shape: ReadonlyArray<'string' | 'integer'>): Array<string | number> {
+export function decodePosition (kind: string, scope: readonly string[], cursor: string, shape: ReadonlyArray<'string' | 'integer'>): Array<string | number> {
   let parsed: unknown
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
     throw new InvalidCursorError('cursor is not one this service issued')
   }
-  if (!Array.isArray(parsed) || parsed[0] !== kind || parsed.length !== shape.length + 1) {
+  if (!Array.isArray(parsed) || parsed[0] !== kind || parsed.length !== shape.length + 2) {
     throw new InvalidCursorError('cursor is not one this list issued')
   }
-  const values = parsed.slice(1) as unknown[]
+  if (parsed[1] !== tagOf([kind, ...scope])) {
+    throw new InvalidCursorError('cursor belongs to another list (another batch, mailbox or tenant); start again without cursor')
+  }
+  const values = parsed.slice(2) as unknown[]
   const valid = shape.every((type, index) => type === 'string' ? typeof values[index] === 'string' : Number.isSafeInteger(values[index]))
   if (!valid) throw new InvalidCursorError('cursor is not one this list issued')
   return values as Array<string | number>

@@ -130,7 +130,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const { tenantId, query } = request
     let after = null
     if (query.cursor !== undefined) {
-      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, query.cursor, ['integer', 'string'])
+      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, [tenantId], query.cursor, ['integer', 'string'])
       after = { lastEventAt: lastEventAt as number, batchId: batchId as string }
     }
     const page = await app.failures.listBatches(tenantId, after, query.limit ?? 50)
@@ -139,7 +139,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const counts = await app.failures.countBatches(tenantId, ids)
     return {
       items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),
-      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [page.next.lastEventAt, page.next.batchId])
+      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [tenantId], [page.next.lastEventAt, page.next.batchId])
     }
   })
 
@@ -206,11 +206,11 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const { batchId } = request.params
     const { query, tenantId } = request
     const filter = toFilter(query)
-    const fingerprint = filterFingerprint(filter)
+    const fingerprint = filterFingerprint(filter, [tenantId, batchId])
     let cursor: CursorState | null = null
     if (query.cursor !== undefined) {
       cursor = decodeCursor(query.cursor)
-      if (cursor.filter !== fingerprint) throw invalidCursorProblem('cursor belongs to a walk with other filters; start again without cursor')
+      if (cursor.filter !== fingerprint) throw invalidCursorProblem('cursor belongs to another walk (another batch, tenant or filters); start again without cursor')
     }
     await requireBatch(tenantId, batchId)
 
