@@ -16,6 +16,7 @@ export const EnvSchema = Type.Object({
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
   STALL_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(ms|s|m|h|d)?$' }),
+  MAX_CLOCK_SKEW: Type.String({ default: '1h', pattern: DURATION }),
   SHUTDOWN_GRACE: Type.String({ default: '10s', pattern: DURATION }),
   // Never echoed in errors: it is a secret.
   BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: API_KEY_PATTERN })),
@@ -41,6 +42,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   /** Milliseconds without a successful sync after which a mailbox counts as stalled. */
   stallAfterMs: number
+  /** How far ahead of the server clock an event's occurredAt may be. */
+  maxClockSkewMs: number
   shutdownGraceMs: number
   /** Created as an all-scopes key of tenant `default` when no key exists yet. */
   bootstrapAdminKey: string | null
@@ -113,6 +116,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     databasePoolSize,
     logLevel: withDefaults.LOG_LEVEL,
     stallAfterMs,
+    maxClockSkewMs: parseDuration(withDefaults.MAX_CLOCK_SKEW),
     shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE),
     bootstrapAdminKey: withDefaults.BOOTSTRAP_ADMIN_KEY ?? null,
     rateLimit: { max: rateLimitMax, windowMs: rateLimitWindowMs },

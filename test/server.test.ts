@@ -9,7 +9,7 @@ const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'
 const entry = new URL('../src/server.ts', import.meta.url).pathname
 
 const SERVICE_VARIABLES = [
-  'HOST', 'PORT', 'DATABASE_URL', 'LOG_LEVEL', 'STALL_AFTER', 'SHUTDOWN_GRACE', 'BOOTSTRAP_ADMIN_KEY',
+  'HOST', 'PORT', 'DATABASE_URL', 'LOG_LEVEL', 'STALL_AFTER', 'MAX_CLOCK_SKEW', 'SHUTDOWN_GRACE', 'BOOTSTRAP_ADMIN_KEY',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'REQUEST_TIMEOUT', 'MAX_EVENT_LOOP_DELAY', 'MAX_EVENT_LOOP_UTILIZATION'
 ]
 const BOOTSTRAP_KEY = 'sfr_' + 'b'.repeat(43)
