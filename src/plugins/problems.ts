@@ -28,13 +28,19 @@ export class HttpProblem extends Error {
   }
 }
 
+/** A 400 naming every problem (the first MAX_LISTED_ERRORS of them, and how many more there are). */
 export function validationProblem (errors: ProblemError[]): HttpProblem {
+  const listed = errors.slice(0, MAX_LISTED_ERRORS)
+  const more = errors.length - listed.length
+  const shown = listed.slice(0, 10).map((error) => `${error.in}${error.pointer} ${error.detail}`)
+  const rest = errors.length - shown.length
   return new HttpProblem({
     type: PROBLEM_TYPES.validation,
     title: 'Request validation failed',
     status: 400,
-    detail: errors.map((error) => `${error.in}${error.pointer} ${error.detail}`).join('; '),
-    errors
+    detail: `${shown.join('; ')}${rest > 0 ? `; and ${rest} more (see errors${more > 0 ? ' and moreErrors' : ''})` : ''}`,
+    errors: listed,
+    ...(more > 0 ? { moreErrors: more } : {})
   })
 }
 
@@ -60,18 +66,88 @@ function plainProblem (status: number, detail?: string): Problem {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, ...(detail === undefined ? {} : { detail }) }
 }
 
-/** Turns an ajv error into a pointer at the bad value (a missing or unknown property included). */
-function toProblemError (part: string, error: FastifySchemaValidationError): ProblemError {
+/** At most this many errors are listed in one refusal; `moreErrors` counts the rest. */
+export const MAX_LISTED_ERRORS = 100
+
+function escapePointer (segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1')
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short names. */
+function distance (a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1)
+    }
+  }
+  return rows[a.length][b.length]
+}
+
+/**
+ * The known property an unknown one most likely meant: among the missing required ones
+ * first (occuredAt next to a missing occurredAt), else among every property the object
+ * allows; close enough only (a third of the name, at least one edit, case aside).
+ */
+export function didYouMean (unknown: string, missing: readonly string[], known: readonly string[]): string | null {
+  const lower = unknown.toLowerCase()
+  for (const candidates of [missing, known]) {
+    let best: { name: string, score: number } | null = null
+    for (const name of candidates) {
+      const score = distance(lower, name.toLowerCase())
+      if (score <= Math.max(1, Math.floor(name.length / 3)) && (best === null || score < best.score)) best = { name, score }
+    }
+    if (best !== null) return best.name
+  }
+  return null
+}
+
+function describe (error: FastifySchemaValidationError): string {
   const params = error.params as Record<string, unknown>
-  const extra = typeof params.missingProperty === 'string'
-    ? params.missingProperty
-    : typeof params.additionalProperty === 'string' ? params.additionalProperty : null
-  const base = error.instancePath ?? ''
-  const pointer = extra === null ? base : `${base}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`
-  const detail = typeof params.additionalProperty === 'string'
-    ? 'is not a known property'
-    : error.message ?? 'is invalid'
-  return { in: part, pointer, detail }
+  if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `must be one of ${params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`
+  }
+  if (error.keyword === 'const' && 'allowedValue' in params) return `must be ${JSON.stringify(params.allowedValue)}`
+  return error.message ?? 'is invalid'
+}
+
+/**
+ * Turns ajv's errors into pointers at the bad values: a missing or unknown property at the
+ * property's own pointer, an unknown one with the known property it most likely meant, the
+ * allowed values of an enum. Duplicates (from ajv's allErrors on unions) are dropped.
+ */
+export function toProblemErrors (part: string, errors: readonly FastifySchemaValidationError[]): ProblemError[] {
+  const missingAt = new Map<string, string[]>()
+  for (const error of errors) {
+    const missing = (error.params as Record<string, unknown>).missingProperty
+    if (error.keyword === 'required' && typeof missing === 'string') {
+      const base = error.instancePath ?? ''
+      missingAt.set(base, [...(missingAt.get(base) ?? []), missing])
+    }
+  }
+  const seen = new Set<string>()
+  const out: ProblemError[] = []
+  for (const error of errors) {
+    const params = error.params as Record<string, unknown>
+    const base = error.instancePath ?? ''
+    let pointer = base
+    let detail = describe(error)
+    if (typeof params.missingProperty === 'string') {
+      pointer = `${base}/${escapePointer(params.missingProperty)}`
+    } else if (typeof params.additionalProperty === 'string') {
+      pointer = `${base}/${escapePointer(params.additionalProperty)}`
+      const parent = (error as { parentSchema?: { properties?: Record<string, unknown> } }).parentSchema
+      const suggestion = didYouMean(params.additionalProperty, missingAt.get(base) ?? [], Object.keys(parent?.properties ?? {}))
+      detail = suggestion === null ? 'is not a known property' : `is not a known property; did you mean ${suggestion}?`
+    }
+    const key = `${pointer}\u0000${detail}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push({ in: part, pointer, detail })
+  }
+  return out
 }
 
 /**
@@ -100,7 +176,7 @@ export default fp(async function problems (app) {
     if (error instanceof InvalidCursorError) return await sendProblem(reply, invalidCursorProblem(error.message).problem)
     if (error.validation !== undefined) {
       const part = error.validationContext ?? 'body'
-      return await sendProblem(reply, validationProblem(error.validation.map((item) => toProblemError(part, item))).problem)
+      return await sendProblem(reply, validationProblem(toProblemErrors(part, error.validation)).problem)
     }
     const status = (error.code !== undefined ? FASTIFY_CLIENT_ERRORS[error.code] : undefined) ??
       (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : undefined)

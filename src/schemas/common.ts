@@ -12,7 +12,8 @@ export const ProblemSchema = Type.Object({
   status: Type.Integer(),
   detail: Type.Optional(Type.String()),
   instance: Type.Optional(Type.String()),
-  errors: Type.Optional(Type.Array(ProblemErrorSchema))
+  errors: Type.Optional(Type.Array(ProblemErrorSchema, { description: 'Every problem found, at most 100; `moreErrors` counts the rest.' })),
+  moreErrors: Type.Optional(Type.Integer({ minimum: 1, description: 'How many problems were found beyond those listed in `errors`.' }))
 }, {
   $id: 'Problem',
   description: 'RFC 9457 problem details, sent as application/problem+json.',
