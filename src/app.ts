@@ -6,7 +6,7 @@ import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
-import problems, { sendFrameworkError } from './plugins/problems.js'
+import problems, { clientErrorHandler, sendFrameworkError } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
 import protection from './plugins/protection.js'
@@ -54,11 +54,18 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     frameworkErrors: sendFrameworkError,
+    clientErrorHandler,
+    // Path parameters are checked by the routes' schemas, which name the parameter (400);
+    // the router's own limit (414) is only a backstop far beyond any valid value.
+    routerOptions: { maxParamLength: 2048 },
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.requestTimeoutMs
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
+  // JSON only: Fastify's built-in text/plain parser would turn a text body into a string that
+  // then fails the schema (400); any content type but JSON is 415.
+  app.removeContentTypeParser('text/plain')
   await app.register(problems)
 
   const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })

@@ -151,13 +151,46 @@ export function toProblemErrors (part: string, errors: readonly FastifySchemaVal
 }
 
 /**
- * For errors Fastify raises before routing (a param over maxParamLength: 414, a malformed
- * URL: 400), which never reach the error handler and would otherwise answer plain JSON.
+ * For errors Fastify raises before routing (a malformed URL: 400, a path parameter beyond even
+ * the router's generous limit: 414), which never reach the error handler and would otherwise
+ * answer plain JSON. Their messages quote the URL, so the detail is ours: input is never echoed.
  */
 export function sendFrameworkError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
-  sendProblem(reply, plainProblem(status, status === 500 ? 'An unexpected error occurred; it has been logged.' : error.message))
+  const detail = FRAMEWORK_DETAILS[status] ?? (status === 500 ? 'An unexpected error occurred; it has been logged.' : 'The request could not be understood.')
+  sendProblem(reply, plainProblem(status, detail))
     .catch((err: unknown) => { reply.log.error({ err }, 'could not send a problem') })
+}
+
+const FRAMEWORK_DETAILS: Record<number, string> = {
+  400: 'The URL is malformed.',
+  414: 'A path segment is far longer than any identifier this service knows.'
+}
+
+/** A whole HTTP/1.1 problem response, for the socket-level errors Node raises before Fastify sees a request. */
+function rawProblem (status: number, detail: string): string {
+  const body = JSON.stringify(plainProblem(status, detail))
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'The request line and headers together are larger than this server accepts (16 KiB).'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'The request was not received completely within REQUEST_TIMEOUT.'],
+  HPE_URI_TOO_LONG: [414, 'The URL is longer than this server accepts.']
+}
+
+/**
+ * Fastify's clientErrorHandler: Node's parser refused the request (headers too large, a
+ * timeout, a malformed request line) before any route ran. Answers problem+json, never
+ * quoting the input, and closes the connection as Node does.
+ */
+export function clientErrorHandler (this: { log: FastifyRequest['log'] }, error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'The request is not valid HTTP.']
+  this.log.debug({ err: error }, 'client error')
+  if (socket.writable) socket.write(rawProblem(status, detail))
+  socket.destroy(error)
 }
 
 // Fastify's own client-error codes and the status each one means.
@@ -182,6 +215,7 @@ export default fp(async function problems (app) {
       (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : undefined)
     if (status !== undefined) {
       if (status === 400 && error instanceof SyntaxError) return await sendProblem(reply, plainProblem(400, `Body is not valid JSON: ${error.message}`))
+      if (status === 415) return await sendProblem(reply, plainProblem(415, 'The body must be JSON, sent with Content-Type: application/json.'))
       return await sendProblem(reply, plainProblem(status, error.message))
     }
     request.log.error({ err: error }, 'request failed')
