@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -6,7 +7,7 @@ import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
-import problems, { clientErrorHandler, sendFrameworkError } from './plugins/problems.js'
+import problems, { clientErrorHandler, sendFrameworkError, validationProblem } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
 import protection from './plugins/protection.js'
@@ -66,6 +67,18 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // JSON only: Fastify's built-in text/plain parser would turn a text body into a string that
   // then fails the schema (400); any content type but JSON is 415.
   app.removeContentTypeParser('text/plain')
+  // JSON as Fastify parses it (prototype poisoning refused), but only from valid UTF-8: a
+  // decoder would turn bad bytes into U+FFFD and store an engine's message changed.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer
+    if (!isUtf8(bytes)) {
+      done(validationProblem([{ in: 'body', pointer: '', detail: 'is not valid UTF-8: send the JSON text encoded as UTF-8' }]), undefined)
+      return
+    }
+    parseJson(request, bytes.toString('utf8'), done)
+  })
   await app.register(problems)
 
   const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
