@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { API_KEY_PATTERN } from './domain/api-keys.js'
@@ -126,4 +128,26 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
     }
   }
+}
+
+/**
+ * Reads a dotenv file (Node's own parser, as `node --env-file` and process.loadEnvFile use)
+ * into `env` without overriding what is already set: the real environment wins. A missing
+ * file is no error; returns the names it set.
+ */
+export function loadEnvFile (path: string, env: Record<string, string | undefined> = process.env): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw new ConfigError(`${path}: ${(error as Error).message}`)
+  }
+  const set: string[] = []
+  for (const [key, value] of Object.entries(parseEnv(text))) {
+    if (value === undefined || env[key] !== undefined) continue
+    env[key] = value
+    set.push(key)
+  }
+  return set
 }
