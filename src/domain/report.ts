@@ -60,6 +60,16 @@ export function isoTime (ms: number): string {
   return `${prefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${pad3(inDay % 1000)}Z`
 }
 
+/**
+ * Since when an open blocking failure has held new mail up: the later of its first sighting
+ * and the mailbox's last sync (a failure reopened after a sync holds mail up from that sync
+ * on). Null for a resolved or non-blocking failure.
+ */
+export function heldUpSince (failure: Pick<FailureState, 'category' | 'status' | 'firstSeenAt'>, lastSyncedAt: number | null): number | null {
+  if (failure.status !== 'open' || !categoryInfo(failure.category).blocking) return null
+  return lastSyncedAt !== null && lastSyncedAt > failure.firstSeenAt ? lastSyncedAt : failure.firstSeenAt
+}
+
 export function toReportItem (failure: ReportableFailure): ReportItem {
   const info = categoryInfo(failure.category)
   return {

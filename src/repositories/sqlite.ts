@@ -457,6 +457,16 @@ export class SqliteFailureRepository implements FailureRepository {
     return record
   }
 
+  async lastSyncs (tenantId: string, batchId: string, names: string[]): Promise<Map<string, number | null>> {
+    const found = new Map<string, number | null>()
+    for (const part of chunks([...new Set(names)])) {
+      const rows = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part))).all()
+      for (const row of rows) found.set(row.mailbox, row.lastSyncedAt)
+    }
+    return found
+  }
+
   async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
     const rows = this.db.select().from(events)
       .where(and(...historyConditions(events, tenantId, batchId, mailbox, after)))

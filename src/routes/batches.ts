@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
+  categoryInfo, csvRow, decodeCursor, guideText, heldUpSince, UTF8_BOM, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
   etagOf, mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
@@ -17,8 +17,11 @@ import {
 
 const CSV_COLUMNS = [
   'mailbox', 'category', 'title', 'status', 'blocking', 'side', 'firstSeenAt', 'lastSeenAt',
-  'occurrences', 'reopenCount', 'lastCode', 'lastMessage', 'rule', 'resolvedAt'
+  'occurrences', 'reopenCount', 'lastCode', 'lastMessage', 'rule', 'resolvedAt', 'heldUpSince', 'troubleshooting'
 ] as const
+
+/** What the retry list lets through: an address as the event schema took it (no quotes, commas or spaces). */
+const RETRY_ADDRESS = /^[^\s@",;]+@[^\s@",;]+$/
 
 const CSV_PAGE = 500
 
@@ -55,15 +58,20 @@ async function sendJson (reply: FastifyReply, head: Buffer, tail: string): Promi
 
 /** Every matching failure, page by page from one snapshot, as CSV lines. */
 async function * errorReportLines (repository: FailureRepository, tenantId: string, batchId: string, filter: FailureFilter): AsyncGenerator<string> {
-  yield csvRow(CSV_COLUMNS)
+  // The BOM tells Excel the file is UTF-8; every other reader skips it.
+  yield UTF8_BOM + csvRow(CSV_COLUMNS)
   const snapshotSeq = await repository.currentSeq()
   let after: ReportPosition | null = null
   do {
     const page = await repository.listFailures(tenantId, batchId, { filter, after, snapshotSeq, limit: CSV_PAGE })
+    const open = page.items.filter((failure) => failure.status === 'open').map((failure) => failure.mailbox)
+    const syncs = open.length === 0 ? new Map<string, number | null>() : await repository.lastSyncs(tenantId, batchId, open)
     let chunk = ''
     for (const failure of page.items) {
-      const item = toReportItem(failure)
-      chunk += csvRow(CSV_COLUMNS.map((column) => item[column]))
+      const { troubleshooting, ...item } = toReportItem(failure)
+      const held = heldUpSince(failure, syncs.get(failure.mailbox) ?? null)
+      const row = { ...item, heldUpSince: held === null ? null : isoTime(held), troubleshooting: guideText(troubleshooting) }
+      chunk += csvRow(CSV_COLUMNS.map((column) => row[column]))
     }
     if (chunk !== '') yield chunk
     after = page.next
@@ -76,7 +84,10 @@ async function * retryListLines (repository: FailureRepository, tenantId: string
   let after: string | null = null
   for (;;) {
     const mailboxes = await repository.listMailboxesWithOpenFailures(tenantId, batchId, categories, after, CSV_PAGE)
-    if (mailboxes.length > 0) yield mailboxes.map((mailbox) => csvRow([mailbox])).join('')
+    // Addresses only, checked again here, so no formula guard: it would change a real address
+    // (-dash@contoso.com) into one the migration tool cannot import.
+    const rows = mailboxes.filter((mailbox) => RETRY_ADDRESS.test(mailbox)).map((mailbox) => csvRow([mailbox], false)).join('')
+    if (rows !== '') yield rows
     if (mailboxes.length < CSV_PAGE) return
     after = mailboxes[mailboxes.length - 1]
   }
