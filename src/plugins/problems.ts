@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import type { Problem } from '../schemas/common.js'
 import { InvalidCursorError } from '../domain/index.js'
+import { isStorageFull } from '../repositories/types.js'
 
 export const PROBLEM_TYPES = {
   validation: 'urn:problem:sync-failure-reports:validation',
@@ -13,8 +14,12 @@ export const PROBLEM_TYPES = {
   unauthorized: 'urn:problem:sync-failure-reports:unauthorized',
   forbidden: 'urn:problem:sync-failure-reports:forbidden',
   rateLimited: 'urn:problem:sync-failure-reports:rate-limited',
-  overloaded: 'urn:problem:sync-failure-reports:overloaded'
+  overloaded: 'urn:problem:sync-failure-reports:overloaded',
+  storageFull: 'urn:problem:sync-failure-reports:storage-full'
 } as const
+
+/** What a 507 tells clients to wait: an operator has to free space first. */
+export const STORAGE_FULL_RETRY_AFTER_SECONDS = 60
 
 /** What a 503 tells clients to wait before retrying: about how long a database restart takes. */
 export const RETRY_AFTER_SECONDS = 5
@@ -217,6 +222,15 @@ export default fp(async function problems (app) {
       if (status === 400 && error instanceof SyntaxError) return await sendProblem(reply, plainProblem(400, `Body is not valid JSON: ${error.message}`))
       if (status === 415) return await sendProblem(reply, plainProblem(415, 'The body must be JSON, sent with Content-Type: application/json.'))
       return await sendProblem(reply, plainProblem(status, error.message))
+    }
+    if (isStorageFull(error)) {
+      request.log.error({ err: error }, 'write failed: the database\'s disk is full')
+      return await sendProblem(reply, {
+        type: PROBLEM_TYPES.storageFull,
+        title: 'Insufficient Storage',
+        status: 507,
+        detail: 'The database\'s disk is full; nothing was stored. Retry later.'
+      }, { 'retry-after': String(STORAGE_FULL_RETRY_AFTER_SECONDS) })
     }
     request.log.error({ err: error }, 'request failed')
     const unavailable = typeof error.statusCode === 'number' && error.statusCode === 503

@@ -138,7 +138,15 @@ export interface HeldUpFailure {
 export interface ReadinessState {
   reachable: boolean
   migrated: boolean
+  /** False while writes cannot commit because the disk is full; absent when nothing is known against it. */
+  writable?: boolean
   detail?: string
+}
+
+/** True for a driver error that says the database's disk is full (SQLite SQLITE_FULL, PostgreSQL 53100). */
+export function isStorageFull (error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'SQLITE_FULL' || code === '53100'
 }
 
 export interface FailureRepository {

@@ -39,7 +39,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         201: { description: 'Stored.', ...EventAcceptedSchema },
         200: { description: 'Already stored with the same content; nothing changed.', ...EventAcceptedSchema },
-        ...problemResponses(400, 413, 415, 422)
+        ...problemResponses(400, 413, 415, 422, 507)
       }
     }
   }, async (request, reply) => {
@@ -64,7 +64,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       body: BulkBodySchema,
       response: {
         200: { description: 'All stored (or recognised as retries).', ...BulkAcceptedSchema },
-        ...problemResponses(400, 413, 415, 422)
+        ...problemResponses(400, 413, 415, 422, 507)
       }
     }
   }, async (request) => {

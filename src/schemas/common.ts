@@ -46,7 +46,8 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not application/json.',
   422: 'The request conflicts with what is stored.',
   429: 'Too many requests for this API key; `Retry-After` says when to retry.',
-  503: 'Not ready: the database is unreachable or not migrated.'
+  503: 'Not ready: the database is unreachable or not migrated.',
+  507: 'The database\'s disk is full: nothing was stored; `Retry-After` says when to retry.'
 }
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time, UTC.', examples: ['2026-11-23T10:00:00.000Z'] })
