@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -6,7 +7,7 @@ import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
-import problems, { sendFrameworkError } from './plugins/problems.js'
+import problems, { clientErrorHandler, sendFrameworkError, validationProblem } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
 import protection from './plugins/protection.js'
@@ -50,6 +51,11 @@ export async function bootstrapAdminKey (apiKeys: ApiKeyRepository, secret: stri
   return stored
 }
 
+/** How often Node looks for requests past their deadline: a tenth of it, between 100 ms and 1 s. */
+export function connectionsCheckingInterval (requestTimeoutMs: number): number {
+  return Math.min(1000, Math.max(100, Math.floor(requestTimeoutMs / 10)))
+}
+
 /** Builds the whole service: infrastructure plugins, then the domain, then the routes. */
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -57,11 +63,35 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     frameworkErrors: sendFrameworkError,
+    clientErrorHandler,
+    // Path parameters are checked by the routes' schemas, which name the parameter (400);
+    // the router's own limit (414) is only a backstop far beyond any valid value.
+    routerOptions: { maxParamLength: 2048 },
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs
+    connectionTimeout: config.requestTimeoutMs,
+    // Node enforces requestTimeout and headersTimeout only when it checks its connections,
+    // every 30 s by default: a body that never ends (or headers sent a byte at a time) then
+    // lived for up to a minute more. Checking often enough keeps both within about a second
+    // of REQUEST_TIMEOUT.
+    http: { headersTimeout: config.requestTimeoutMs, connectionsCheckingInterval: connectionsCheckingInterval(config.requestTimeoutMs) }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
+  // JSON only: Fastify's built-in text/plain parser would turn a text body into a string that
+  // then fails the schema (400); any content type but JSON is 415.
+  app.removeContentTypeParser('text/plain')
+  // JSON as Fastify parses it (prototype poisoning refused), but only from valid UTF-8: a
+  // decoder would turn bad bytes into U+FFFD and store an engine's message changed.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer
+    if (!isUtf8(bytes)) {
+      done(validationProblem([{ in: 'body', pointer: '', detail: 'is not valid UTF-8: send the JSON text encoded as UTF-8' }]), undefined)
+      return
+    }
+    parseJson(request, bytes.toString('utf8'), done)
+  })
   await app.register(problems)
 
   const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })

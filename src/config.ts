@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { API_KEY_PATTERN } from './domain/api-keys.js'
@@ -16,6 +18,7 @@ export const EnvSchema = Type.Object({
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
   STALL_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(ms|s|m|h|d)?$' }),
+  MAX_CLOCK_SKEW: Type.String({ default: '1h', pattern: DURATION }),
   SHUTDOWN_GRACE: Type.String({ default: '10s', pattern: DURATION }),
   STALL_SWEEP_INTERVAL: Type.String({ default: '5m', pattern: DURATION }),
   CHANGES_RETENTION: Type.String({ default: '30d', pattern: DURATION }),
@@ -43,6 +46,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   /** Milliseconds without a successful sync after which a mailbox counts as stalled. */
   stallAfterMs: number
+  /** How far ahead of the server clock an event's occurredAt may be. */
+  maxClockSkewMs: number
   shutdownGraceMs: number
   /** How often the background sweep looks for stalled mailboxes in every batch of every tenant. */
   stallSweepIntervalMs: number
@@ -123,6 +128,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     databasePoolSize,
     logLevel: withDefaults.LOG_LEVEL,
     stallAfterMs,
+    maxClockSkewMs: parseDuration(withDefaults.MAX_CLOCK_SKEW),
     shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE),
     stallSweepIntervalMs,
     changesRetentionMs,
@@ -134,4 +140,26 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
     }
   }
+}
+
+/**
+ * Reads a dotenv file (Node's own parser, as `node --env-file` and process.loadEnvFile use)
+ * into `env` without overriding what is already set: the real environment wins. A missing
+ * file is no error; returns the names it set.
+ */
+export function loadEnvFile (path: string, env: Record<string, string | undefined> = process.env): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw new ConfigError(`${path}: ${(error as Error).message}`)
+  }
+  const set: string[] = []
+  for (const [key, value] of Object.entries(parseEnv(text))) {
+    if (value === undefined || env[key] !== undefined) continue
+    env[key] = value
+    set.push(key)
+  }
+  return set
 }

@@ -1,10 +1,12 @@
 import './heap.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, loadEnvFile, type Config } from './config.js'
 
 let config: Config
 try {
+  // ./.env, when there is one, fills in what the environment does not set.
+  loadEnvFile('.env')
   config = loadConfig()
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -9,6 +9,7 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     databasePoolSize: 10,
     logLevel: 'info',
     stallAfterMs: 26 * 3_600_000,
+    maxClockSkewMs: 3_600_000,
     shutdownGraceMs: 10_000,
     stallSweepIntervalMs: 300_000,
     changesRetentionMs: 30 * 86_400_000,

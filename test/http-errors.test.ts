@@ -16,7 +16,7 @@ t.test('an unknown field in an event is refused with its path', async (t) => {
   const response = await ctx.inject({ method: 'POST', url: '/events', payload: failedEvent({ mailBox: 'typo@contoso.com' }) })
   t.equal(response.statusCode, 400)
   t.equal(response.headers['content-type'], PROBLEM)
-  t.same(response.json().errors, [{ in: 'body', pointer: '/mailBox', detail: 'is not a known property' }])
+  t.same(response.json().errors, [{ in: 'body', pointer: '/mailBox', detail: 'is not a known property; did you mean mailbox?' }])
 })
 
 t.test('a wrong type is refused with the field path', async (t) => {

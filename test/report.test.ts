@@ -153,7 +153,7 @@ t.test('Accept: text/csv returns every matching failure as CSV', async (t) => {
   t.equal(response.statusCode, 200)
   t.equal(response.headers['content-type'], 'text/csv; charset=utf-8')
   const lines = response.body.split('\r\n')
-  t.equal(lines[0], 'mailbox,category,title,status,blocking,side,firstSeenAt,lastSeenAt,occurrences,reopenCount,lastCode,lastMessage,rule,resolvedAt')
+  t.equal(lines[0], '\uFEFFmailbox,category,title,status,blocking,side,firstSeenAt,lastSeenAt,occurrences,reopenCount,lastCode,lastMessage,rule,resolvedAt,heldUpSince,troubleshooting')
   t.match(response.body, /"Login failed, ""bad"" password\nline two"/)
   t.match(response.body, /,"'=HYPERLINK\(""http:\/\/x""\)",/)
 })

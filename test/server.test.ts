@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -9,7 +9,7 @@ const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'
 const entry = new URL('../src/server.ts', import.meta.url).pathname
 
 const SERVICE_VARIABLES = [
-  'HOST', 'PORT', 'DATABASE_URL', 'LOG_LEVEL', 'STALL_AFTER', 'SHUTDOWN_GRACE', 'BOOTSTRAP_ADMIN_KEY',
+  'HOST', 'PORT', 'DATABASE_URL', 'LOG_LEVEL', 'STALL_AFTER', 'MAX_CLOCK_SKEW', 'SHUTDOWN_GRACE', 'BOOTSTRAP_ADMIN_KEY',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'REQUEST_TIMEOUT', 'MAX_EVENT_LOOP_DELAY', 'MAX_EVENT_LOOP_UTILIZATION'
 ]
 const BOOTSTRAP_KEY = 'sfr_' + 'b'.repeat(43)
@@ -18,8 +18,9 @@ function withoutServiceVariables (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !SERVICE_VARIABLES.includes(key)))
 }
 
-function start (env: Record<string, string>): ChildProcess {
+function start (env: Record<string, string>, cwd?: string): ChildProcess {
   return spawn(process.execPath, [...loader, entry], {
+    cwd,
     // Inherit the loader's settings (TS_NODE_TRANSPILE_ONLY), not the service's own variables.
     env: { ...withoutServiceVariables(process.env), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -70,4 +71,23 @@ t.test('the service starts on a SQLite file, serves, and shuts down cleanly on S
   const { code, stdout } = await exited
   t.equal(code, 0)
   t.match(stdout, /shutting down/)
+})
+
+t.test('.env in the working directory is read at start, and the real environment wins over it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sfr-dotenv-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, '.env'), `# a comment\nSTALL_AFTER=whenever\nPORT=eighty\nDATABASE_URL="${join(dir, 'reports.db')}"\n`)
+  const refused = await exitOf(start({}, dir))
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /PORT.*STALL_AFTER|STALL_AFTER.*PORT/)
+  // The environment's values win; .env still gives the database path.
+  writeFileSync(join(dir, '.env'), `PORT=eighty\nLOG_LEVEL=info\nMAX_EVENT_LOOP_DELAY=0\nDATABASE_URL=${join(dir, 'reports.db')}\nBOOTSTRAP_ADMIN_KEY=${BOOTSTRAP_KEY}\n`)
+  const child = start({ PORT: '0' }, dir)
+  const exited = exitOf(child)
+  const url = await listeningUrl(child)
+  t.equal((await fetch(`${url}/health/ready`)).status, 200)
+  t.equal((await fetch(`${url}/batches`, { headers: { authorization: `Bearer ${BOOTSTRAP_KEY}` } })).status, 200)
+  child.kill('SIGTERM')
+  t.equal((await exited).code, 0)
+  t.ok(existsSync(join(dir, 'reports.db')))
 })

@@ -115,3 +115,84 @@ t.test('stalls count in the report summary and page like other failures', async 
   const mailboxes = [...first.body.items, ...second.body.items].map((item) => item.mailbox)
   t.same(mailboxes, ['u0@contoso.com', 'u1@contoso.com', 'u2@contoso.com', 'u3@contoso.com', 'u4@contoso.com', 'bob@contoso.com'])
 })
+
+/** Everything that tells a dashboard what a mailbox needs: its state, the counts, the retry list, the open stall. */
+async function standing (ctx: TestApp, mailbox = 'alice@contoso.com'): Promise<Record<string, unknown>> {
+  const detail = (await ctx.inject({ method: 'GET', url: `/batches/batch-1/mailboxes/${mailbox}` })).json<{ state: string }>()
+  const batch = (await ctx.inject({ method: 'GET', url: '/batches/batch-1' })).json<Record<string, number>>()
+  const retry = (await ctx.inject({ method: 'GET', url: '/batches/batch-1/retry-list' })).body.trim().split('\r\n').slice(1)
+  const open = await stalls(ctx, 'category=sync_stalled')
+  return { state: detail.state, failing: batch.mailboxesFailing, stalled: batch.mailboxesStalled, retry, openStalls: open.length }
+}
+
+const FAILING = { state: 'failing', failing: 1, stalled: 0, retry: [], openStalls: 0 }
+const STALLED = { state: 'stalled', failing: 0, stalled: 1, retry: ['alice@contoso.com'], openStalls: 1 }
+
+t.test('a newer blocking failure takes over from a stall, which resolves when it occurred', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(72 * HOUR)
+  t.same(await standing(ctx), STALLED)
+  const now = new Date(ctx.clock.now).toISOString()
+  const posted = await postEvent(ctx, failedEvent({ occurredAt: now }))
+  t.equal(posted.statusCode, 201)
+  t.same(await standing(ctx), FAILING)
+  t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: now, occurrences: 1 }])
+  // Reads and sweeps later on do not bring the stall back while the failure explains the mailbox.
+  ctx.clock.advance(72 * HOUR)
+  t.same(await standing(ctx), FAILING)
+  // Once the mailbox syncs and then stops again, it stalls anew.
+  await postEvent(ctx, syncedEvent({ occurredAt: new Date(ctx.clock.now).toISOString() }))
+  ctx.clock.advance(30 * HOUR)
+  t.same(await standing(ctx), STALLED)
+})
+
+t.test('a non-blocking failure leaves a stall in place', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(72 * HOUR)
+  await standing(ctx)
+  await postEvent(ctx, failedEvent({ occurredAt: new Date(ctx.clock.now).toISOString(), failure: { category: 'items_skipped', message: '2 items skipped' } }))
+  t.same(await standing(ctx), STALLED)
+})
+
+t.test('a late blocking failure is placed by its occurredAt against a stall', async (t) => {
+  // The mailbox's newest event is a non-blocking failure, so the blocking one below arrives
+  // out of order and the store replays the mailbox's history.
+  const setup = async (ctx: TestApp): Promise<void> => {
+    await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+    await postEvent(ctx, failedEvent({ occurredAt: '2026-11-25T08:00:00Z', failure: { category: 'items_skipped', message: 'skipped' } }))
+    ctx.clock.advance(72 * HOUR)
+    t.same(await standing(ctx), STALLED)
+  }
+
+  await t.test('after the last sync: it explains the mailbox, the stall stands aside', async (t) => {
+    const ctx = await buildTestApp(t)
+    await setup(ctx)
+    const late = await postEvent(ctx, failedEvent({ occurredAt: '2026-11-24T14:00:00Z', failure: { code: '10', message: 'connection refused' } }))
+    t.equal(late.json().failureStatus, 'open')
+    t.same(await standing(ctx), FAILING)
+    t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: '2026-11-24T14:00:00.000Z' }])
+  })
+
+  await t.test('before the last sync: the sync resolved it, the stall stays', async (t) => {
+    const ctx = await buildTestApp(t)
+    await setup(ctx)
+    const late = await postEvent(ctx, failedEvent({ occurredAt: '2026-11-24T09:00:00Z' }))
+    t.equal(late.json().failureStatus, 'resolved')
+    t.same(await standing(ctx), STALLED)
+  })
+
+  await t.test('in a bulk with other events, in any order', async (t) => {
+    const ctx = await buildTestApp(t)
+    await setup(ctx)
+    const response = await ctx.inject({
+      method: 'POST',
+      url: '/events/bulk',
+      payload: { events: [failedEvent({ occurredAt: '2026-11-25T09:00:00Z', failure: { category: 'items_skipped', message: 'x' } }), failedEvent({ occurredAt: '2026-11-24T15:00:00Z' })] }
+    })
+    t.equal(response.statusCode, 200)
+    t.same(await standing(ctx), FAILING)
+    t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: '2026-11-24T15:00:00.000Z' }])
+  })
+})

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { CategoryId, EventContext } from './types.js'
 import type { Outcome } from './lifecycle.js'
 import { classifyFailure } from './classifier.js'
+import { formatDuration } from './stall.js'
 
 /** An event as an engine posts it (already validated against the schema). */
 export interface EventInput {
@@ -67,8 +68,17 @@ export interface EventProblem {
   detail: string
 }
 
-/** Checks what JSON Schema cannot: failure present exactly when failed, a representable time. */
-export function eventProblems (input: EventInput): EventProblem[] {
+/** How far ahead of the server clock an occurredAt may be: clocks drift, but not by years. */
+export interface ClockBound {
+  now: number
+  maxSkewMs: number
+}
+
+/**
+ * Checks what JSON Schema cannot: failure present exactly when failed, a representable time
+ * not further ahead of the server clock than `clock` allows.
+ */
+export function eventProblems (input: EventInput, clock?: ClockBound): EventProblem[] {
   const problems: EventProblem[] = []
   if (input.outcome === 'failed' && input.failure === undefined) {
     problems.push({ pointer: '/failure', detail: 'is required when outcome is failed' })
@@ -76,8 +86,14 @@ export function eventProblems (input: EventInput): EventProblem[] {
   if (input.outcome === 'synced' && input.failure !== undefined) {
     problems.push({ pointer: '/failure', detail: 'must be absent when outcome is synced' })
   }
-  if (!Number.isFinite(Date.parse(input.occurredAt))) {
+  const occurredAt = Date.parse(input.occurredAt)
+  if (!Number.isFinite(occurredAt)) {
     problems.push({ pointer: '/occurredAt', detail: 'is not a representable RFC 3339 time' })
+  } else if (clock !== undefined && occurredAt > clock.now + clock.maxSkewMs) {
+    problems.push({
+      pointer: '/occurredAt',
+      detail: `is more than ${formatDuration(clock.maxSkewMs)} (MAX_CLOCK_SKEW) ahead of the server clock (${new Date(clock.now).toISOString()})`
+    })
   }
   return problems
 }

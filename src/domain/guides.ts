@@ -8,50 +8,69 @@ import type { CategoryId, EventContext, Guide, GuideStep } from './types.js'
  * - `host`: the on-premises host, or "<host>" (for commands to type)
  * - `client`: the kind of mail client to test with
  * - `service`: the mail service that must run on the on-premises server
+ * - `adminRights`: what an administrator account needs to open every user's mailbox
  */
 interface Words {
   server: string
   host: string
   client: string
   service: string
+  adminRights: string
 }
 
-/** Named conditions, so the table stays data. */
+/**
+ * Named conditions, so the table stays data. What the engine did not say counts as possible:
+ * an unknown credentialMode gets both the administrator's and the user's checks (the former
+ * worded "if"), an unknown migrationType the advice for IMAP and for Exchange.
+ */
 const CONDITIONS = {
-  // The super-user checks matter unless the engine told us it signs in as the user.
-  adminCredentials: (context: EventContext) => context.credentialMode !== 'user'
+  adminKnown: (context: EventContext) => context.credentialMode === 'admin',
+  adminUnknown: (context: EventContext) => context.credentialMode !== 'admin' && context.credentialMode !== 'user',
+  imap: (context: EventContext) => context.migrationType === 'imap',
+  exchange: (context: EventContext) => context.migrationType === 'exchange',
+  typeUnknown: (context: EventContext) => context.migrationType !== 'imap' && context.migrationType !== 'exchange'
 } satisfies Record<string, (context: EventContext) => boolean>
+
+type Condition = keyof typeof CONDITIONS
 
 interface StepTemplate {
   text: string
   steps?: readonly StepTemplate[]
   /** Rendered only when this condition holds for the event's context. */
-  when?: keyof typeof CONDITIONS
+  when?: Condition
 }
 
 interface GuideTemplate {
   steps: readonly StepTemplate[]
   tip?: string
+  /** Replaces `tip` when its condition holds (the first that does). */
+  tips?: ReadonlyArray<{ when: Condition, text: string }>
 }
 
 const CONNECTION_TIP = 'To test the connection yourself, connect to {server} with {client} using the same connection settings as the batch\'s first migration, or ping {server} to see whether it answers at all (some servers ignore ping even when they are up).'
 
 const SERVICE_RUNNING = 'Check that the {service} is running on {server}.'
 
+// The administrator's checks, worded as a fact when the engine said the batch signs in as one.
+const ADMIN_CHECKS: ReadonlyArray<{ when: Condition, text: string }> = [
+  { when: 'adminKnown', text: 'The batch signs in with an administrator account that has {adminRights}:' },
+  { when: 'adminUnknown', text: 'If the batch signs in with an administrator account that has {adminRights}:' }
+]
+
 const GUIDES: Readonly<Record<CategoryId, GuideTemplate>> = {
   source_sign_in_failed: {
     steps: [
       { text: 'Check that the user\'s account still exists on {server} and has not been disabled, locked out or renamed.' },
       { text: 'Check that the account\'s user name and password still match the ones in the migration CSV file the mailbox was first migrated with; a password changed since then stops the sync.' },
-      {
-        text: 'If the batch signs in with an administrator account that has super-user rights:',
-        when: 'adminCredentials',
+      ...ADMIN_CHECKS.map(({ when, text }): StepTemplate => ({
+        text,
+        when,
         steps: [
           { text: 'Check that the administrator\'s user name and password still match the ones in the migration CSV file used for the first migration.' },
           { text: 'Check that the user name given for this mailbox still matches the one in that CSV file.' },
           { text: 'Check that the administrator account still has the rights it needs to open this user\'s mailbox.' }
         ]
-      },
+      })),
       { text: 'Sign in to {server} with {client} using the same account and password to see the server\'s own error message.' }
     ]
   },
@@ -88,16 +107,24 @@ const GUIDES: Readonly<Record<CategoryId, GuideTemplate>> = {
       { text: 'Check that the certificate\'s names include the exact host name the batch connects to.' },
       { text: 'Check that the certificate chain is complete and issued by an authority the sync engine trusts; for an internal or self-signed certificate, add that authority to the engine\'s trusted certificates rather than turning verification off.' },
       { text: 'Check that {server} offers TLS 1.2 or later; many engines refuse older protocol versions.' },
-      { text: 'Check that the batch\'s port and encryption setting match what the server offers, for example implicit TLS on port 993 versus STARTTLS on port 143 for IMAP.' }
+      { text: 'Check that the batch\'s port and encryption setting match what the server offers: implicit TLS on port 993 or STARTTLS on port 143.', when: 'imap' },
+      { text: 'Check that the batch connects over HTTPS (port 443) to the host name the certificate is issued for, the one Outlook Anywhere or EWS publishes.', when: 'exchange' },
+      { text: 'Check that the batch\'s port and encryption setting match what the server offers: for IMAP, implicit TLS on port 993 or STARTTLS on port 143; for Exchange, HTTPS on port 443.', when: 'typeUnknown' }
     ],
-    tip: 'To see what the engine sees, run openssl s_client -connect {host}:<port> (add -starttls imap for STARTTLS) from the machine that runs the sync engine: it prints the certificate chain and why verification fails.'
+    tips: [
+      { when: 'imap', text: 'To see what the engine sees, run openssl s_client -connect {host}:993 (or -connect {host}:143 -starttls imap for STARTTLS) from the machine that runs the sync engine: it prints the certificate chain and why verification fails.' },
+      { when: 'exchange', text: 'To see what the engine sees, run openssl s_client -connect {host}:443 -servername {host} from the machine that runs the sync engine: it prints the certificate chain and why verification fails.' }
+    ],
+    tip: 'To see what the engine sees, run openssl s_client -connect {host}:<port> (for IMAP with STARTTLS add -starttls imap) from the machine that runs the sync engine: it prints the certificate chain and why verification fails.'
   },
   throttled: {
     steps: [
       { text: 'Let the engine back off: a retry after the wait the server asked for usually succeeds without any change.' },
       { text: 'If it keeps happening, lower the number of mailboxes synced in parallel, or split large batches into smaller ones.' },
       { text: 'On the cloud side, check the migration endpoint\'s limits on concurrent migrations and incremental syncs (in Exchange Online, MaxConcurrentMigrations and MaxConcurrentIncrementalSyncs).' },
-      { text: 'On {server}, check the per-user and per-address connection limits (for example Dovecot\'s mail_max_userip_connections, or an Exchange throttling policy) and relax them for the migration account if needed.' },
+      { text: 'On {server}, check the per-user and per-address connection limits (for example Dovecot\'s mail_max_userip_connections) and relax them for the migration account if needed.', when: 'imap' },
+      { text: 'On {server}, check the Exchange throttling policy that applies to the migration account (for example its EWS limits) and relax it for that account if needed.', when: 'exchange' },
+      { text: 'On {server}, check the per-user and per-address connection limits (for example Dovecot\'s mail_max_userip_connections, or an Exchange throttling policy) and relax them for the migration account if needed.', when: 'typeUnknown' },
       { text: 'Schedule heavy batches outside working hours, when the servers have capacity to spare.' }
     ],
     tip: 'Some throttling is normal during a migration; act only when the same mailbox keeps being throttled over several syncs.'
@@ -168,7 +195,7 @@ const RENDERED_MAX = 2000
 export function troubleshootingGuide (category: CategoryId, context?: EventContext): Guide {
   const ctx = context ?? {}
   const words = wordsFor(ctx)
-  const key = [category, words.server, words.host, words.client, words.service, ...CONDITION_LIST.map((holds) => holds(ctx) ? '1' : '0')].join('\u0000')
+  const key = [category, words.server, words.host, words.client, words.service, words.adminRights, ...CONDITION_LIST.map((holds) => holds(ctx) ? '1' : '0')].join('\u0000')
   const cached = rendered.get(key)
   if (cached !== undefined) return cached
   const guide = deepFreeze(renderGuide(category, ctx))
@@ -181,9 +208,10 @@ export function troubleshootingGuide (category: CategoryId, context?: EventConte
 export function renderGuide (category: CategoryId, context: EventContext): Guide {
   const template = GUIDES[category]
   const words = wordsFor(context)
+  const tip = template.tips?.find(({ when }) => CONDITIONS[when](context))?.text ?? template.tip
   return {
     steps: renderSteps(template.steps, context, words),
-    tip: template.tip === undefined ? null : fill(template.tip, words)
+    tip: tip === undefined ? null : fill(tip, words)
   }
 }
 
@@ -219,12 +247,15 @@ function wordsFor (context: EventContext): Words {
     server: server ?? 'the on-premises server',
     host: server ?? '<host>',
     client: type === 'imap' ? 'an IMAP client' : type === 'exchange' ? 'an Exchange client' : 'an IMAP or Exchange client',
-    service: type === 'imap' ? 'IMAP service' : type === 'exchange' ? 'Exchange service' : 'mail service'
+    service: type === 'imap' ? 'IMAP service' : type === 'exchange' ? 'Exchange service' : 'mail service',
+    adminRights: type === 'imap'
+      ? 'super-user (master user) rights'
+      : type === 'exchange' ? 'full access to the users\' mailboxes' : 'super-user rights'
   }
 }
 
 // One pass with a replacer function: a server name is inserted verbatim, even if it
 // contains `{client}` or `$&`.
 function fill (text: string, words: Words): string {
-  return text.replace(/\{(server|host|client|service)\}/g, (_match, name: keyof Words) => words[name])
+  return text.replace(/\{(server|host|client|service|adminRights)\}/g, (_match, name: keyof Words) => words[name])
 }

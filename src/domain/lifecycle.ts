@@ -1,5 +1,6 @@
 import type { CategoryId, EventContext } from './types.js'
-import { STALL_RULE } from './stall.js'
+import { CATEGORIES } from './categories.js'
+import { STALL_CATEGORY, STALL_RULE } from './stall.js'
 
 // The failure lifecycle of one mailbox in one batch, as a fold over its events in occurredAt
 // order. The repositories keep the folded state; when an event arrives out of order they
@@ -108,6 +109,28 @@ function applyFailed (failures: FailureState[], event: LifecycleEvent): FailureS
   return failures.map((failure) => failure === existing ? updated : failure)
 }
 
+/**
+ * True for a failure that explains a held-up mailbox by itself: a blocking category other than
+ * a stall. While one is open, a stall the service detected does not apply (it stands aside).
+ */
+export function explainsStall (category: CategoryId): boolean {
+  return category !== STALL_CATEGORY && CATEGORIES[category].blocking
+}
+
+function isDetectedStall (failure: FailureState): boolean {
+  return failure.category === STALL_CATEGORY && failure.rule === STALL_RULE
+}
+
+/**
+ * An open detected stall resolves once a blocking failure explains the mailbox from `at` on:
+ * never before the stall's own start (the last sync), so resolvedAt >= firstSeenAt.
+ */
+function standAside (failures: FailureState[], at: number, seq: number): FailureState[] {
+  return failures.map((failure) => failure.status === 'open' && isDetectedStall(failure)
+    ? { ...failure, status: 'resolved', resolvedAt: Math.max(at, failure.firstSeenAt), seq }
+    : failure)
+}
+
 function applySynced (failures: FailureState[], event: LifecycleEvent): FailureState[] {
   return failures.map((failure) => failure.status === 'open'
     ? { ...failure, status: 'resolved', resolvedAt: event.occurredAt, seq: event.seq }
@@ -131,8 +154,27 @@ export function applyEvent (state: MailboxState | null, event: LifecycleEvent): 
     lastSyncedAt: failed ? base.lastSyncedAt : event.occurredAt,
     lastFailedAt: failed ? event.occurredAt : base.lastFailedAt,
     eventCount: base.eventCount + 1,
-    failures: failed ? applyFailed(base.failures, event) : applySynced(base.failures, event)
+    failures: failed ? applyFailedEvent(base.failures, event) : applySynced(base.failures, event)
   }
+}
+
+function applyFailedEvent (failures: FailureState[], event: LifecycleEvent): FailureState[] {
+  const applied = applyFailed(failures, event)
+  return explainsStall(event.category ?? 'unclassified') ? standAside(applied, event.occurredAt, event.seq) : applied
+}
+
+/**
+ * Since when a blocking failure other than a stall has explained the mailbox without a break:
+ * the earliest such failed event after the last sync (no sync resolved it since), or null.
+ */
+export function blockedSince (events: readonly LifecycleEvent[]): number | null {
+  const ordered = [...events].sort(compareEvents)
+  let since: number | null = null
+  for (const event of ordered) {
+    if (event.outcome === 'synced') since = null
+    else if (since === null && explainsStall(event.category ?? 'unclassified')) since = event.occurredAt
+  }
+  return since
 }
 
 /** The state a mailbox's whole history produces, whatever order the events arrived in. */
@@ -155,23 +197,30 @@ export async function advanceMailbox (
   if (isInOrder(state, ordered[0])) {
     return ordered.reduce<MailboxState | null>(applyEvent, state) as MailboxState
   }
-  return keepDetectedFailures(state, replayEvents(await loadHistory()) as MailboxState)
+  const history = await loadHistory()
+  const seq = Math.max(...ordered.map((event) => event.seq))
+  return keepDetectedFailures(state, replayEvents(history) as MailboxState, blockedSince(history), seq)
 }
 
 /**
  * Stalls the service detected have no events, so a replay cannot rebuild them: they carry
- * over, and a sync newer than every sync known before resolves an open one.
+ * over. A sync newer than every sync known before resolves an open one; so does a blocking
+ * failure that explains the mailbox (`blocked`, see blockedSince), placed by its occurredAt
+ * like any other event, whether it is newer than the stall or arrived late.
  */
-export function keepDetectedFailures (before: MailboxState | null, after: MailboxState): MailboxState {
+export function keepDetectedFailures (before: MailboxState | null, after: MailboxState, blocked: number | null = null, seq?: number): MailboxState {
   if (before === null) return after
   const rebuilt = new Set(after.failures.map((failure) => failure.category))
   const lastSyncedAt = after.lastSyncedAt
   const newSync = lastSyncedAt !== null && (before.lastSyncedAt === null || lastSyncedAt > before.lastSyncedAt)
   const carried = before.failures
     .filter((failure) => failure.rule === STALL_RULE && !rebuilt.has(failure.category))
-    .map((failure): FailureState => failure.status === 'open' && newSync
-      ? { ...failure, status: 'resolved', resolvedAt: lastSyncedAt }
-      : failure)
+    .map((failure): FailureState => {
+      if (failure.status !== 'open') return failure
+      if (newSync) return { ...failure, status: 'resolved', resolvedAt: lastSyncedAt }
+      if (blocked !== null) return standAside([failure], blocked, seq ?? failure.seq)[0]
+      return failure
+    })
   return carried.length === 0 ? after : { ...after, failures: [...after.failures, ...carried] }
 }
 

@@ -60,6 +60,16 @@ export function isoTime (ms: number): string {
   return `${prefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${pad3(inDay % 1000)}Z`
 }
 
+/**
+ * Since when an open blocking failure has held new mail up: the later of its first sighting
+ * and the mailbox's last sync (a failure reopened after a sync holds mail up from that sync
+ * on). Null for a resolved or non-blocking failure.
+ */
+export function heldUpSince (failure: Pick<FailureState, 'category' | 'status' | 'firstSeenAt'>, lastSyncedAt: number | null): number | null {
+  if (failure.status !== 'open' || !categoryInfo(failure.category).blocking) return null
+  return lastSyncedAt !== null && lastSyncedAt > failure.firstSeenAt ? lastSyncedAt : failure.firstSeenAt
+}
+
 export function toReportItem (failure: ReportableFailure): ReportItem {
   const info = categoryInfo(failure.category)
   return {
@@ -121,11 +131,18 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError'
 }
 
+function tagOf (values: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(values)).digest('base64url').slice(0, 16)
+}
+
+/**
+ * Fingerprint of what a walk lists: the list it belongs to (`scope`: tenant, batch) and its
+ * filters. A cursor carries it and only continues a walk with the same one.
+ */
 export function filterFingerprint (filter: {
   status: string, categories: readonly string[], mailbox: string | null, since: number | null, until: number | null
-}): string {
-  const canonical = JSON.stringify([filter.status, [...filter.categories].sort(), filter.mailbox, filter.since, filter.until])
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 16)
+}, scope: readonly string[] = []): string {
+  return tagOf([scope, filter.status, [...new Set(filter.categories)].sort(), filter.mailbox, filter.since, filter.until])
 }
 
 export function encodeCursor (state: CursorState): string {
@@ -149,24 +166,28 @@ export function decodeCursor (cursor: string): CursorState {
 }
 
 /**
- * Cursors of the other paged lists: a kind tag and a position of strings and integers, checked
- * against the shape the list expects.
+ * Cursors of the other paged lists: a kind tag, the fingerprint of the list's scope (tenant,
+ * batch, mailbox: a cursor only continues the list it came from) and a position of strings
+ * and integers, checked against the shape the list expects.
  */
-export function encodePosition (kind: string, position: ReadonlyArray<string | number>): string {
-  return Buffer.from(JSON.stringify([kind, ...position])).toString('base64url')
+export function encodePosition (kind: string, scope: readonly string[], position: ReadonlyArray<string | number>): string {
+  return Buffer.from(JSON.stringify([kind, tagOf([kind, ...scope]), ...position])).toString('base64url')
 }
 
-export function decodePosition (kind: string, cursor: string, shape: ReadonlyArray<'string' | 'integer'>): Array<string | number> {
+export function decodePosition (kind: string, scope: readonly string[], cursor: string, shape: ReadonlyArray<'string' | 'integer'>): Array<string | number> {
   let parsed: unknown
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
     throw new InvalidCursorError('cursor is not one this service issued')
   }
-  if (!Array.isArray(parsed) || parsed[0] !== kind || parsed.length !== shape.length + 1) {
+  if (!Array.isArray(parsed) || parsed[0] !== kind || parsed.length !== shape.length + 2) {
     throw new InvalidCursorError('cursor is not one this list issued')
   }
-  const values = parsed.slice(1) as unknown[]
+  if (parsed[1] !== tagOf([kind, ...scope])) {
+    throw new InvalidCursorError('cursor belongs to another list (another batch, mailbox or tenant); start again without cursor')
+  }
+  const values = parsed.slice(2) as unknown[]
   const valid = shape.every((type, index) => type === 'string' ? typeof values[index] === 'string' : Number.isSafeInteger(values[index]))
   if (!valid) throw new InvalidCursorError('cursor is not one this list issued')
   return values as Array<string | number>

@@ -6,7 +6,9 @@ import type { FastifySchemaCompiler } from 'fastify'
 const addFormats = ajvFormats.default.default
 
 function makeAjv (options: Options): Ajv {
-  const ajv = new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, strict: false, ...options })
+  // allErrors: a refusal names every problem, not the first; verbose: an unknown property's
+  // error carries the schema it broke, whose known properties "did you mean" picks from.
+  const ajv = new Ajv({ allErrors: true, verbose: true, removeAdditional: false, useDefaults: true, strict: false, ...options })
   addFormats(ajv)
   return ajv
 }

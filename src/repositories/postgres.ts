@@ -537,6 +537,18 @@ export class PostgresFailureRepository implements FailureRepository {
     })
   }
 
+  async lastSyncs (tenantId: string, batchId: string, names: string[]): Promise<Map<string, number | null>> {
+    return await guarded(async () => {
+      const found = new Map<string, number | null>()
+      for (const part of chunks([...new Set(names)])) {
+        const rows = await this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+          .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part)))
+        for (const row of rows) found.set(row.mailbox, row.lastSyncedAt)
+      }
+      return found
+    })
+  }
+
   async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
     return await guarded(async () => {
       const rows = await this.db.select().from(events)

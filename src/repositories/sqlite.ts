@@ -29,6 +29,9 @@ import type {
   BatchPage, BatchPosition, BatchRecord, ClassifiedEvent, EventPage, EventPosition,
   FailurePage, FailurePageRequest, FailureRepository, HeldUpFailure, MailboxRecord, ReadinessState, RecordResult
 } from './types.js'
+import { isStorageFull } from './types.js'
+import { statfsSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 /** Serialises write transactions: one better-sqlite3 connection runs one transaction at a time. */
 class WriteQueue {
@@ -309,6 +312,9 @@ class SqliteSweepingTx implements SweepingTx {
 
 const GROUP_COMMIT_EVENTS = 1000
 
+/** Free space from which a full disk counts as having room again: a few bulk requests' worth. */
+const STORAGE_HEADROOM = 1024 * 1024
+
 /** A recordEvents call waiting for the next group commit. */
 interface PendingWrite {
   tenantId: string
@@ -328,6 +334,8 @@ export class SqliteFailureRepository implements FailureRepository {
   private readonly appended = new AppendedListeners()
   private readonly reads: ReturnType<typeof prepareReads>
   private readonly reportQueryCache = new Map<string, ReportQueries>()
+  /** Set when a write failed for want of disk space; cleared by a commit or when space is back. */
+  private storageFull = false
 
   private constructor (private readonly db: SqliteDb) {
     this.statements = new WriteStatements(db)
@@ -355,7 +363,13 @@ export class SqliteFailureRepository implements FailureRepository {
    */
   async recordEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<RecordResult> {
     return await new Promise<RecordResult>((resolve, reject) => {
-      this.pendingWrites.push({ tenantId, batch, receivedAt, resolve, reject })
+      this.pendingWrites.push({
+        tenantId,
+        batch,
+        receivedAt,
+        resolve: (result) => { this.storageFull = false; resolve(result) },
+        reject: (error) => { if (isStorageFull(error)) this.storageFull = true; reject(error) }
+      })
       if (this.pendingWrites.length === 1) this.scheduleCommit()
     })
   }
@@ -538,6 +552,16 @@ export class SqliteFailureRepository implements FailureRepository {
     return record
   }
 
+  async lastSyncs (tenantId: string, batchId: string, names: string[]): Promise<Map<string, number | null>> {
+    const found = new Map<string, number | null>()
+    for (const part of chunks([...new Set(names)])) {
+      const rows = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part))).all()
+      for (const row of rows) found.set(row.mailbox, row.lastSyncedAt)
+    }
+    return found
+  }
+
   async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
     const rows = this.db.select().from(events)
       .where(and(...historyConditions(events, tenantId, batchId, mailbox, after)))
@@ -590,9 +614,27 @@ export class SqliteFailureRepository implements FailureRepository {
     return mergePage(unchanged, moved, after, limit)
   }
 
+  /**
+   * After a write failed for want of space, writes count as unable to commit until one commits
+   * or the database's file system has room again (at least STORAGE_HEADROOM free).
+   */
+  private writable (): boolean {
+    if (!this.storageFull) return true
+    const file = this.db.$client.name
+    if (file === ':memory:' || file === '') return false
+    try {
+      const stats = statfsSync(dirname(file))
+      if (stats.bavail * stats.bsize >= STORAGE_HEADROOM) this.storageFull = false
+    } catch {
+      return false
+    }
+    return !this.storageFull
+  }
+
   async readiness (): Promise<ReadinessState> {
     try {
-      return readinessFrom(this.reads.migrationsApplied.get() as number, journalLength('sqlite'))
+      const state = readinessFrom(this.reads.migrationsApplied.get() as number, journalLength('sqlite'))
+      return this.writable() ? state : { ...state, writable: false, detail: 'the disk of the database is full: writes cannot commit' }
     } catch (error) {
       return { reachable: false, migrated: false, detail: (error as Error).message }
     }

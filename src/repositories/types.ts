@@ -143,7 +143,15 @@ export interface HeldUpFailure {
 export interface ReadinessState {
   reachable: boolean
   migrated: boolean
+  /** False while writes cannot commit because the disk is full; absent when nothing is known against it. */
+  writable?: boolean
   detail?: string
+}
+
+/** True for a driver error that says the database's disk is full (SQLite SQLITE_FULL, PostgreSQL 53100). */
+export function isStorageFull (error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'SQLITE_FULL' || code === '53100'
 }
 
 export interface FailureRepository {
@@ -182,6 +190,8 @@ export interface FailureRepository {
   /** The open failure of a blocking category with the earliest heldUpSince, or null. */
   oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null>
   findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null>
+  /** lastSyncedAt of each of these mailboxes of the batch that exists (null: never synced). */
+  lastSyncs (tenantId: string, batchId: string, mailboxes: string[]): Promise<Map<string, number | null>>
   /** One page of a mailbox's events, newest (occurredAt, then seq) first. */
   listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage>
   /** Up to `limit` distinct mailboxes after `after` (by name) with an open failure of these categories. */

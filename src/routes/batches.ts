@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  categoryInfo, csvRow, decodeCursor, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
+  categoryInfo, csvRow, decodeCursor, guideText, heldUpSince, UTF8_BOM, decodePosition, encodeCursor, encodePosition, filterFingerprint, isoTime,
   etagOf, mailboxCounts, reportItemsJson, STALL_CATEGORY, toReportItem,
   type BatchCounts, type CategoryId, type CursorState
 } from '../domain/index.js'
@@ -17,8 +17,11 @@ import {
 
 const CSV_COLUMNS = [
   'mailbox', 'category', 'title', 'status', 'blocking', 'side', 'firstSeenAt', 'lastSeenAt',
-  'occurrences', 'reopenCount', 'lastCode', 'lastMessage', 'rule', 'resolvedAt'
+  'occurrences', 'reopenCount', 'lastCode', 'lastMessage', 'rule', 'resolvedAt', 'heldUpSince', 'troubleshooting'
 ] as const
+
+/** What the retry list lets through: an address as the event schema took it (no quotes, commas or spaces). */
+const RETRY_ADDRESS = /^[^\s@",;]+@[^\s@",;]+$/
 
 const CSV_PAGE = 500
 
@@ -55,15 +58,20 @@ async function sendJson (reply: FastifyReply, head: Buffer, tail: string): Promi
 
 /** Every matching failure, page by page from one snapshot, as CSV lines. */
 async function * errorReportLines (repository: FailureRepository, tenantId: string, batchId: string, filter: FailureFilter): AsyncGenerator<string> {
-  yield csvRow(CSV_COLUMNS)
+  // The BOM tells Excel the file is UTF-8; every other reader skips it.
+  yield UTF8_BOM + csvRow(CSV_COLUMNS)
   const snapshotSeq = await repository.currentSeq()
   let after: ReportPosition | null = null
   do {
     const page = await repository.listFailures(tenantId, batchId, { filter, after, snapshotSeq, limit: CSV_PAGE })
+    const open = page.items.filter((failure) => failure.status === 'open').map((failure) => failure.mailbox)
+    const syncs = open.length === 0 ? new Map<string, number | null>() : await repository.lastSyncs(tenantId, batchId, open)
     let chunk = ''
     for (const failure of page.items) {
-      const item = toReportItem(failure)
-      chunk += csvRow(CSV_COLUMNS.map((column) => item[column]))
+      const { troubleshooting, ...item } = toReportItem(failure)
+      const held = heldUpSince(failure, syncs.get(failure.mailbox) ?? null)
+      const row = { ...item, heldUpSince: held === null ? null : isoTime(held), troubleshooting: guideText(troubleshooting) }
+      chunk += csvRow(CSV_COLUMNS.map((column) => row[column]))
     }
     if (chunk !== '') yield chunk
     after = page.next
@@ -76,7 +84,10 @@ async function * retryListLines (repository: FailureRepository, tenantId: string
   let after: string | null = null
   for (;;) {
     const mailboxes = await repository.listMailboxesWithOpenFailures(tenantId, batchId, categories, after, CSV_PAGE)
-    if (mailboxes.length > 0) yield mailboxes.map((mailbox) => csvRow([mailbox])).join('')
+    // Addresses only, checked again here, so no formula guard: it would change a real address
+    // (-dash@contoso.com) into one the migration tool cannot import.
+    const rows = mailboxes.filter((mailbox) => RETRY_ADDRESS.test(mailbox)).map((mailbox) => csvRow([mailbox], false)).join('')
+    if (rows !== '') yield rows
     if (mailboxes.length < CSV_PAGE) return
     after = mailboxes[mailboxes.length - 1]
   }
@@ -129,7 +140,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const { tenantId, query } = request
     let after = null
     if (query.cursor !== undefined) {
-      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, query.cursor, ['integer', 'string'])
+      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, [tenantId], query.cursor, ['integer', 'string'])
       after = { lastEventAt: lastEventAt as number, batchId: batchId as string }
     }
     const page = await app.failures.listBatches(tenantId, after, query.limit ?? 50)
@@ -137,7 +148,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const counts = await app.failures.countBatches(tenantId, ids)
     return {
       items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),
-      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [page.next.lastEventAt, page.next.batchId])
+      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [tenantId], [page.next.lastEventAt, page.next.batchId])
     }
   })
 
@@ -204,11 +215,11 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const { batchId } = request.params
     const { query, tenantId } = request
     const filter = toFilter(query)
-    const fingerprint = filterFingerprint(filter)
+    const fingerprint = filterFingerprint(filter, [tenantId, batchId])
     let cursor: CursorState | null = null
     if (query.cursor !== undefined) {
       cursor = decodeCursor(query.cursor)
-      if (cursor.filter !== fingerprint) throw invalidCursorProblem('cursor belongs to a walk with other filters; start again without cursor')
+      if (cursor.filter !== fingerprint) throw invalidCursorProblem('cursor belongs to another walk (another batch, tenant or filters); start again without cursor')
     }
     await requireBatch(tenantId, batchId)
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { classifyEvent, eventProblems, type EventInput } from '../domain/index.js'
+import { classifyEvent, eventProblems, type ClockBound, type EventInput } from '../domain/index.js'
 import { EventConflictError } from '../repositories/types.js'
 import { HttpProblem, PROBLEM_TYPES, validationProblem } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
@@ -8,8 +8,8 @@ import { BulkAcceptedSchema, BulkBodySchema, EventAcceptedSchema, EventSchema } 
 export const EVENT_BODY_LIMIT = 64 * 1024
 export const BULK_BODY_LIMIT = 16 * 1024 * 1024
 
-function prepare (inputs: EventInput[], pointerPrefix: (index: number) => string) {
-  const errors = inputs.flatMap((input, index) => eventProblems(input)
+function prepare (inputs: EventInput[], pointerPrefix: (index: number) => string, clock: ClockBound) {
+  const errors = inputs.flatMap((input, index) => eventProblems(input, clock)
     .map((problem) => ({ in: 'body', pointer: pointerPrefix(index) + problem.pointer, detail: problem.detail })))
   if (errors.length > 0) throw validationProblem(errors)
   return inputs.map(classifyEvent)
@@ -39,11 +39,11 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         201: { description: 'Stored.', ...EventAcceptedSchema },
         200: { description: 'Already stored with the same content; nothing changed.', ...EventAcceptedSchema },
-        ...problemResponses(400, 413, 415, 422)
+        ...problemResponses(400, 413, 415, 422, 507)
       }
     }
   }, async (request, reply) => {
-    const [event] = prepare([request.body], () => '')
+    const [event] = prepare([request.body], () => '', { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes: [outcome] } = await app.failures.recordEvents(request.tenantId, [event], app.clock())
       return await reply.code(outcome.duplicate ? 200 : 201).send(outcome)
@@ -64,11 +64,11 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       body: BulkBodySchema,
       response: {
         200: { description: 'All stored (or recognised as retries).', ...BulkAcceptedSchema },
-        ...problemResponses(400, 413, 415, 422)
+        ...problemResponses(400, 413, 415, 422, 507)
       }
     }
   }, async (request) => {
-    const prepared = prepare(request.body.events, (index) => `/events/${index}`)
+    const prepared = prepare(request.body.events, (index) => `/events/${index}`, { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes } = await app.failures.recordEvents(request.tenantId, prepared, app.clock())
       return { results: outcomes.map(({ id, duplicate, category, rule }) => ({ id, duplicate, category, rule })) }

@@ -17,7 +17,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'public' },
     schema: {
       tags: ['health'],
-      summary: 'Readiness: the database is reachable and migrated',
+      summary: 'Readiness: the database is reachable, migrated and writes can commit',
       response: {
         200: Type.Object({
           status: Type.Literal('ready'),
@@ -28,12 +28,14 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (_request, reply) => {
     const state = await app.failures.readiness()
-    if (!state.reachable || !state.migrated) {
+    if (!state.reachable || !state.migrated || state.writable === false) {
       return await sendProblem(reply, {
         type: PROBLEM_TYPES.notReady,
         title: 'Not ready',
         status: 503,
-        detail: state.reachable ? 'the database is not fully migrated' : 'the database is unreachable'
+        detail: !state.reachable
+          ? 'the database is unreachable'
+          : !state.migrated ? 'the database is not fully migrated' : 'the database\'s disk is full: writes cannot commit'
       }, { 'retry-after': String(RETRY_AFTER_SECONDS) })
     }
     return { status: 'ready' as const, database: { dialect: app.failures.dialect, reachable: true, migrated: true } }

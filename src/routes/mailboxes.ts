@@ -31,7 +31,7 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
     const mailbox = request.params.mailbox.toLowerCase()
     let after: EventPosition | null = null
     if (query.cursor !== undefined) {
-      const [occurredAt, seq] = decodePosition(EVENT_CURSOR, query.cursor, ['integer', 'integer'])
+      const [occurredAt, seq] = decodePosition(EVENT_CURSOR, [tenantId, batchId, mailbox], query.cursor, ['integer', 'integer'])
       after = { occurredAt: occurredAt as number, seq: seq as number }
     }
     if (await app.failures.findBatch(tenantId, batchId) === null) throw notFoundProblem(`batch "${batchId}" has no events`)
@@ -68,7 +68,7 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
         message: event.message,
         context: event.context
       })),
-      nextCursor: history.next === null ? null : encodePosition(EVENT_CURSOR, [history.next.occurredAt, history.next.seq])
+      nextCursor: history.next === null ? null : encodePosition(EVENT_CURSOR, [tenantId, batchId, mailbox], [history.next.occurredAt, history.next.seq])
     }
   })
 }

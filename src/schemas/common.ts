@@ -12,7 +12,8 @@ export const ProblemSchema = Type.Object({
   status: Type.Integer(),
   detail: Type.Optional(Type.String()),
   instance: Type.Optional(Type.String()),
-  errors: Type.Optional(Type.Array(ProblemErrorSchema))
+  errors: Type.Optional(Type.Array(ProblemErrorSchema, { description: 'Every problem found, at most 100; `moreErrors` counts the rest.' })),
+  moreErrors: Type.Optional(Type.Integer({ minimum: 1, description: 'How many problems were found beyond those listed in `errors`.' }))
 }, {
   $id: 'Problem',
   description: 'RFC 9457 problem details, sent as application/problem+json.',
@@ -45,7 +46,8 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not application/json.',
   422: 'The request conflicts with what is stored.',
   429: 'Too many requests for this API key; `Retry-After` says when to retry.',
-  503: 'Not ready: the database is unreachable or not migrated.'
+  503: 'Not ready: the database is unreachable or not migrated.',
+  507: 'The database\'s disk is full: nothing was stored; `Retry-After` says when to retry.'
 }
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time, UTC.', examples: ['2026-11-23T10:00:00.000Z'] })

@@ -46,8 +46,13 @@ t.test('no rendered text keeps a template placeholder', async (t) => {
   }
 })
 
-t.test('the super-user checks are nested under one step when credentialMode is admin', async (t) => {
-  t.same(troubleshootingGuide('source_sign_in_failed', { credentialMode: 'admin' }).steps[2], SUPER_USER_STEP)
+t.test('the super-user checks are nested under one step, worded as a fact, when credentialMode is admin', async (t) => {
+  t.same(troubleshootingGuide('source_sign_in_failed', { credentialMode: 'admin' }).steps[2],
+    { ...SUPER_USER_STEP, text: 'The batch signs in with an administrator account that has super-user rights:' })
+  t.equal(troubleshootingGuide('source_sign_in_failed', { credentialMode: 'admin', migrationType: 'imap' }).steps[2].text,
+    'The batch signs in with an administrator account that has super-user (master user) rights:')
+  t.equal(troubleshootingGuide('source_sign_in_failed', { credentialMode: 'admin', migrationType: 'exchange' }).steps[2].text,
+    'The batch signs in with an administrator account that has full access to the users\' mailboxes:')
 })
 
 t.test('the super-user checks appear when credentialMode is unknown', async (t) => {
@@ -178,4 +183,30 @@ t.test('the catalog lists every category in order with its personalised guide', 
   const catalog = guideCatalog(context)
   t.same(catalog.map((entry) => entry.id), [...CATEGORY_IDS])
   for (const entry of catalog) t.same(entry.guide, troubleshootingGuide(entry.id, context), entry.id)
+})
+
+// Advice that only fits one kind of migration, and must not reach the other.
+const IMAP_ONLY = [/\b993\b/, /\b143\b/, /-starttls imap/i, /\bIMAP\b/, /Dovecot/i, /master user/i]
+const EXCHANGE_ONLY = [/\bEWS\b/, /Outlook Anywhere/i, /Exchange throttling/i, /Exchange client/i, /Exchange service/i, /:443 -servername/]
+
+t.test('every guide reads right for each migrationType x credentialMode', async (t) => {
+  for (const id of CATEGORY_IDS) {
+    for (const migrationType of MIGRATION_TYPES) {
+      for (const credentialMode of CREDENTIAL_MODES) {
+        for (const server of [undefined, 'mail.contoso.com']) {
+          const label = `${id} ${migrationType} ${credentialMode} ${server ?? '-'}`
+          const all = texts(troubleshootingGuide(id, { migrationType, credentialMode, server })).join('\n')
+          const wrong = migrationType === 'exchange' ? IMAP_ONLY : EXCHANGE_ONLY
+          t.same(wrong.filter((pattern) => pattern.test(all)).map(String), [], `${label}: no advice for the other migration type`)
+          t.notMatch(all, /\bIf the batch signs in with an administrator\b/, `${label}: the credential mode is known, so no "if"`)
+          if (credentialMode === 'user') t.notMatch(all, /administrator account that has/, `${label}: no administrator checks`)
+          t.notMatch(all, /\{\w+\}/, `${label}: no placeholder left`)
+        }
+      }
+    }
+  }
+  // The TLS guide names the right port and command for each type.
+  t.match(troubleshootingGuide('source_tls_failed', { migrationType: 'exchange', server: 'mail.contoso.com' }).tip, /openssl s_client -connect mail\.contoso\.com:443/)
+  t.match(troubleshootingGuide('source_tls_failed', { migrationType: 'imap', server: 'imap.contoso.com' }).tip, /-connect imap\.contoso\.com:143 -starttls imap/)
+  t.match(texts(troubleshootingGuide('source_tls_failed')).join('\n'), /993.*443/s)
 })

@@ -62,3 +62,19 @@ t.test('the tag of a body given in parts, text or bytes, is the tag of the whole
   t.equal(etagOf('{"batchId":', '"b-ü",', Buffer.from('"items":[]}{"lastSeenAt":1}')), etagOf(Buffer.from(whole)))
   t.not(etagOf('{"a":', '1}', 'x'), etagOf('{"a":1}'))
 })
+
+t.test('a blocking failure folded in resolves a detected stall, and diffMailbox says so', async (t) => {
+  const { applyEvent, diffMailbox, keepDetectedFailures: keep, blockedSince } = await import('../../src/domain/index.js')
+  const before = mailbox(1000, [stall])
+  const failed = { seq: 9, occurredAt: 8000, outcome: 'failed' as const, category: 'throttled' as const, rule: 'x', code: null, message: 'slow', context: {} }
+  const after = applyEvent(before, failed)
+  t.match(after.failures.find((failure) => failure.category === 'sync_stalled'), { status: 'resolved', resolvedAt: 8000, seq: 9 })
+  t.same(diffMailbox(before, after).changes.map((change) => [change.kind, change.category, change.at]),
+    [['resolved', 'sync_stalled', 8000], ['opened', 'throttled', 8000]])
+  // Not for a non-blocking failure, nor for a failure of the stall category itself.
+  t.match(applyEvent(before, { ...failed, category: 'items_skipped' }).failures, [{ category: 'sync_stalled', status: 'open' }])
+  // A replay: the failure since the last sync explains the mailbox from its occurredAt on, never before the stall began.
+  t.equal(blockedSince([{ ...failed, occurredAt: 500 }, { ...failed, seq: 1, occurredAt: 700, outcome: 'synced', category: null }]), null)
+  t.equal(blockedSince([{ ...failed, occurredAt: 1500 }, { ...failed, seq: 1, occurredAt: 700, outcome: 'synced', category: null }]), 1500)
+  t.match(keep(before, mailbox(1000), 500, 12).failures, [{ status: 'resolved', resolvedAt: 1000, seq: 12 }])
+})
