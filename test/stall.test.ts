@@ -116,8 +116,9 @@ t.test('stalls count in the report summary and page like other failures', async 
   t.same(mailboxes, ['u0@contoso.com', 'u1@contoso.com', 'u2@contoso.com', 'u3@contoso.com', 'u4@contoso.com', 'bob@contoso.com'])
 })
 
-/** Everything that tells a dashboard what a mailbox needs: its state, the counts, the retry list, the open stall. */
+/** Everything that tells a dashboard what a mailbox needs, after a background sweep: its state, the counts, the retry list, the open stall. */
 async function standing (ctx: TestApp, mailbox = 'alice@contoso.com'): Promise<Record<string, unknown>> {
+  await ctx.app.stallSweep.runOnce()
   const detail = (await ctx.inject({ method: 'GET', url: `/batches/batch-1/mailboxes/${mailbox}` })).json<{ state: string }>()
   const batch = (await ctx.inject({ method: 'GET', url: '/batches/batch-1' })).json<Record<string, number>>()
   const retry = (await ctx.inject({ method: 'GET', url: '/batches/batch-1/retry-list' })).body.trim().split('\r\n').slice(1)
