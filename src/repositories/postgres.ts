@@ -117,7 +117,8 @@ async function appendChanges (tx: PostgresTx, channel: string, tenantId: string,
 }
 
 class PostgresRecordingTx implements RecordingTx {
-  constructor (private readonly tx: PostgresTx, private readonly channel: string) {}
+  /** `locked`: the mailboxes lockMailboxes locked (and gave placeholders) for this write. */
+  constructor (private readonly tx: PostgresTx, private readonly channel: string, private readonly locked: MailboxKey[]) {}
 
   async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
     return await appendChanges(this.tx, this.channel, tenantId, drafts, recordedAt)
@@ -192,6 +193,10 @@ class PostgresRecordingTx implements RecordingTx {
         set: takeExcluded(failures, ['tenantId', 'batchId', 'mailbox', 'category'])
       })
     }
+    // Every placeholder has been written over by now (a mailbox's first event is new, and a
+    // repeated event's mailbox existed before); this only makes sure of it, before the
+    // tenant's change counter is locked (appendChanges), which should be held briefly.
+    await this.tx.execute(sql`delete from ${mailboxes} m where m.tenant_id = ${tenantId} and m.event_count = 0 and ${isOneOf(this.locked)}`)
   }
 
   async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
@@ -320,11 +325,7 @@ export class PostgresFailureRepository implements FailureRepository {
       await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
       const keys = mailboxesOf(batch)
       await lockMailboxes(tx, tenantId, keys)
-      const result = await recordEvents(new PostgresRecordingTx(tx, this.channel), tenantId, batch, receivedAt)
-      // Every placeholder has been written over by now (a mailbox's first event is new, and a
-      // repeated event's mailbox existed before); this only makes sure of it.
-      await tx.execute(sql`delete from ${mailboxes} m where m.tenant_id = ${tenantId} and m.event_count = 0 and ${isOneOf(keys)}`)
-      return result
+      return await recordEvents(new PostgresRecordingTx(tx, this.channel, keys), tenantId, batch, receivedAt)
     })))
     if (result.changes.length > 0) this.appended.emit([tenantId])
     return result
