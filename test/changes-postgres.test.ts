@@ -58,3 +58,29 @@ t.test('two writers racing never let a reader see a gap that later fills in', { 
   while (heard.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(heard[0], 'default')
 })
+
+t.test('one instance sweeps at a time: the other skips its turn while the lease is held', { skip: SKIP }, async (t) => {
+  const url = TEST_DATABASE_URL as string
+  const schema = await createTestSchema(url)
+  const { PostgresFailureRepository } = await import('../src/repositories/postgres.js')
+  const [a, b] = [await PostgresFailureRepository.open({ url, poolSize: 1, schema: schema.name }), await PostgresFailureRepository.open({ url, poolSize: 1, schema: schema.name })]
+  t.teardown(async () => {
+    await Promise.all([a.close(), b.close()])
+    await schema.drop()
+  })
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let entered = (): void => {}
+  const inside = new Promise<void>((resolve) => { entered = resolve })
+  const first = a.withSweepLease(async () => {
+    entered()
+    await held
+  })
+  await inside
+  t.equal(await b.withSweepLease(async () => { t.fail('ran while the other held the lease') }), false)
+  release()
+  t.equal(await first, true)
+  let ran = false
+  t.equal(await b.withSweepLease(async () => { ran = true }), true, 'free again once the first sweep ended')
+  t.ok(ran)
+})

@@ -37,15 +37,17 @@ async function startInstance (databaseUrl: string, sweepInterval = '1h'): Promis
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const exited = once(child, 'exit').then(([code]) => { throw new Error(`instance exited with ${String(code)} before listening`) })
-  const listening = (async () => {
-    for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  // The instances' errors (level 50 and up) show in the test's output.
+  lines.on('line', (line) => { if (/"level":(5|6)0/.test(line)) process.stderr.write(`instance: ${line.slice(0, 2000)}\n`) })
+  const listening = new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-      if (match !== null) return match[1]
-    }
-    throw new Error('instance closed its output before listening')
-  })()
+      if (match !== null) resolve(match[1])
+    })
+    lines.on('close', () => { reject(new Error('instance closed its output before listening')) })
+  })
   const url = await Promise.race([listening, exited])
-  child.stdout?.resume()
   return { url, child }
 }
 

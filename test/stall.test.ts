@@ -1,4 +1,6 @@
 import t from 'tap'
+import { classifyEvent, type EventInput } from '../src/domain/index.js'
+import { StallSweep } from '../src/services/stall-sweep.js'
 import { buildTestApp, failedEvent, postEvent, report, syncedEvent, type TestApp } from './helpers/app.js'
 
 const HOUR = 3_600_000
@@ -196,4 +198,36 @@ t.test('a late blocking failure is placed by its occurredAt against a stall', as
     t.same(await standing(ctx), FAILING)
     t.match(await stalls(ctx), [{ status: 'resolved', resolvedAt: '2026-11-24T15:00:00.000Z' }])
   })
+})
+
+t.test('one sweep covers every batch of every tenant, chunk by chunk', async (t) => {
+  const ctx = await buildTestApp(t)
+  const at = Date.parse(SYNCED_AT)
+  const events = (batchId: string, count: number) => Array.from({ length: count }, (_, i) => classifyEvent((i % 3 === 0
+    ? failedEvent({ id: `${batchId}-${i}`, batchId, mailbox: `u${i}@contoso.com`, occurredAt: SYNCED_AT })
+    : syncedEvent({ id: `${batchId}-${i}`, batchId, mailbox: `u${i}@contoso.com`, occurredAt: SYNCED_AT })) as unknown as EventInput))
+  await ctx.repository.recordEvents('default', events('big', 250), at)
+  await ctx.repository.recordEvents('default', events('small', 3), at)
+  await ctx.repository.recordEvents('fabrikam', events('big', 10), at)
+  ctx.clock.advance(30 * HOUR)
+  const sweep = new StallSweep({ repository: ctx.repository, clock: ctx.clock.read, stallAfterMs: 26 * HOUR, chunk: 100 })
+  // Every third mailbox has an open sign-in failure: failing, not stalled.
+  t.same(await sweep.runOnce(), { swept: true, batches: 3, stalled: 166 + 2 + 6 })
+  const counts = await ctx.repository.countBatches('default', ['big', 'small'])
+  t.same([counts.get('big')?.mailboxesStalled, counts.get('small')?.mailboxesStalled], [166, 2])
+  t.equal((await ctx.repository.countBatches('fabrikam', ['big'])).get('big')?.mailboxesStalled, 6)
+  t.same(await sweep.runOnce(), { swept: true, batches: 3, stalled: 0 }, 'a second sweep finds nothing new')
+  const feed = await ctx.app.changes.list('default', { after: 0, types: ['failure.stalled'], limit: 1000 })
+  t.equal(feed.length, 168)
+})
+
+t.test('the sweep runs on its timer in the background and stops with the app', async (t) => {
+  const ctx = await buildTestApp(t, { STALL_SWEEP_INTERVAL: '1s' })
+  await postEvent(ctx, syncedEvent({ occurredAt: SYNCED_AT }))
+  ctx.clock.advance(30 * HOUR)
+  await ctx.app.ready()
+  // Polls (bounded) for the timer's first run: no read sweeps.
+  const deadline = Date.now() + 10_000
+  while (await ctx.app.changes.latestSeq('default') === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(await ctx.app.changes.latestSeq('default'), 1)
 })

@@ -117,7 +117,8 @@ async function appendChanges (tx: PostgresTx, channel: string, tenantId: string,
 }
 
 class PostgresRecordingTx implements RecordingTx {
-  constructor (private readonly tx: PostgresTx, private readonly channel: string) {}
+  /** `locked`: the mailboxes lockMailboxes locked (and gave placeholders) for this write. */
+  constructor (private readonly tx: PostgresTx, private readonly channel: string, private readonly locked: MailboxKey[]) {}
 
   async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
     return await appendChanges(this.tx, this.channel, tenantId, drafts, recordedAt)
@@ -192,6 +193,10 @@ class PostgresRecordingTx implements RecordingTx {
         set: takeExcluded(failures, ['tenantId', 'batchId', 'mailbox', 'category'])
       })
     }
+    // Every placeholder has been written over by now (a mailbox's first event is new, and a
+    // repeated event's mailbox existed before); this only makes sure of it, before the
+    // tenant's change counter is locked (appendChanges), which should be held briefly.
+    await this.tx.execute(sql`delete from ${mailboxes} m where m.tenant_id = ${tenantId} and m.event_count = 0 and ${isOneOf(this.locked)}`)
   }
 
   async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
@@ -320,11 +325,7 @@ export class PostgresFailureRepository implements FailureRepository {
       await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
       const keys = mailboxesOf(batch)
       await lockMailboxes(tx, tenantId, keys)
-      const result = await recordEvents(new PostgresRecordingTx(tx, this.channel), tenantId, batch, receivedAt)
-      // Every placeholder has been written over by now (a mailbox's first event is new, and a
-      // repeated event's mailbox existed before); this only makes sure of it.
-      await tx.execute(sql`delete from ${mailboxes} m where m.tenant_id = ${tenantId} and m.event_count = 0 and ${isOneOf(keys)}`)
-      return result
+      return await recordEvents(new PostgresRecordingTx(tx, this.channel, keys), tenantId, batch, receivedAt)
     })))
     if (result.changes.length > 0) this.appended.emit([tenantId])
     return result
@@ -382,29 +383,35 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   /**
-   * A session advisory lock on a connection of its own, keyed by the schema: one sweeper per
-   * deployment, and a crashed one's lock goes with its connection.
+   * A session advisory lock on a connection of its own (outside the pool, so the chunks never
+   * wait for the connection that holds it), keyed by the schema: one sweeper per deployment,
+   * and a crashed sweeper's lock goes with its connection.
    */
   async withSweepLease (work: () => Promise<void>): Promise<boolean> {
-    const client = await guarded(async () => await this.db.$client.connect())
+    const client = this.sessionClient()
     const key = `stall-sweep:${this.migrationsSchema}`
-    let broken: Error | undefined
     try {
-      const { rows: [row] } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [LOCK_NAMESPACE, key])
+      await guarded(async () => { await client.connect() })
+      const { rows: [row] } = await guarded(async () => await client.query<{ locked: boolean }>(
+        'select pg_try_advisory_lock($1, hashtext($2)) as locked', [LOCK_NAMESPACE, key]))
       if (row?.locked !== true) return false
-      try {
-        await work()
-      } finally {
-        await client.query('select pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, key])
-      }
+      await work()
       return true
-    } catch (error) {
-      broken = error as Error
-      throw isUnavailable(error) ? new StoreUnavailableError(error) : error
     } finally {
-      // A connection that may still hold the lock is dropped, never reused.
-      client.release(broken)
+      // Ending the session releases the lock.
+      await client.end().catch(() => undefined)
     }
+  }
+
+  /** A connection outside the pool, on this repository's schema. */
+  private sessionClient (): pg.Client {
+    const client = new pg.Client({
+      connectionString: this.url,
+      ...(this.options.schema === undefined ? {} : { options: `-c search_path=${quoteIdentifier(this.options.schema)}` })
+    })
+    // A dropped connection also emits 'error'; the query on it fails on its own.
+    client.on('error', () => {})
+    return client
   }
 
   async listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]> {
@@ -435,10 +442,7 @@ export class PostgresFailureRepository implements FailureRepository {
    */
   private listen (): void {
     if (this.closed) return
-    const client = new pg.Client({
-      connectionString: this.url,
-      ...(this.options.schema === undefined ? {} : { options: `-c search_path=${quoteIdentifier(this.options.schema)}` })
-    })
+    const client = this.sessionClient()
     this.listener = client
     const retry = (): void => {
       if (this.listener !== client) return
