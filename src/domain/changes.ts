@@ -1,5 +1,6 @@
 import type { CategoryId, EventContext } from './types.js'
 import type { FailureState, FailureStatus, LifecycleChange } from './lifecycle.js'
+import { isoTime as iso } from './report.js'
 
 // The change feed's vocabulary: every lifecycle change of a failure, as one durable fact with a
 // per-tenant sequence number. Pure types and helpers; the stores write and read the rows.
@@ -116,8 +117,6 @@ export interface ChangeBody {
   recordedAt: string
   failure: Omit<ChangeFailure, 'firstSeenAt' | 'lastSeenAt' | 'resolvedAt'> & { firstSeenAt: string, lastSeenAt: string, resolvedAt: string | null }
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString()
 
 export function changeBody (change: Change): ChangeBody {
   const { failure } = change
