@@ -7,6 +7,7 @@ import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
+import requestIds, { requestId } from './plugins/request-id.js'
 import problems, { clientErrorHandler, sendFrameworkError, validationProblem } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
@@ -61,6 +62,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     return503OnClosing: true,
+    // Every request's id: the caller's valid x-request-id or a new UUID (see request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestId,
     forceCloseConnections: 'idle',
     frameworkErrors: sendFrameworkError,
     clientErrorHandler,
@@ -92,6 +96,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     }
     parseJson(request, bytes.toString('utf8'), done)
   })
+  await app.register(requestIds)
   await app.register(problems)
 
   const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })

@@ -11,7 +11,7 @@ export const ProblemSchema = Type.Object({
   title: Type.String(),
   status: Type.Integer(),
   detail: Type.Optional(Type.String()),
-  instance: Type.Optional(Type.String()),
+  instance: Type.Optional(Type.String({ description: 'The request id, as the response\'s x-request-id header and the service\'s logs carry it.' })),
   errors: Type.Optional(Type.Array(ProblemErrorSchema, { description: 'Every problem found, at most 100; `moreErrors` counts the rest.' })),
   moreErrors: Type.Optional(Type.Integer({ minimum: 1, description: 'How many problems were found beyond those listed in `errors`.' }))
 }, {
