@@ -28,7 +28,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.String({ default: '1m', pattern: DURATION }),
   REQUEST_TIMEOUT: Type.String({ default: '30s', pattern: DURATION }),
   MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
-  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' })
+  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
+  // The address clients reach the service at (behind a proxy or load balancer): http(s)://host[:port][/path].
+  PUBLIC_URL: Type.String({ default: '' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -61,6 +63,8 @@ export interface Config {
   requestTimeoutMs: number
   /** Above these the service answers 503 instead of queueing more work; 0 turns a check off. */
   underPressure: { maxEventLoopDelayMs: number, maxEventLoopUtilization: number }
+  /** Where clients reach the service, without a trailing slash; null when PUBLIC_URL is unset. */
+  publicUrl: string | null
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -90,6 +94,22 @@ export function parseDatabaseUrl (url: string): DatabaseTarget {
     throw new ConfigError(`DATABASE_URL scheme not supported: "${url.split(':')[0]}" (use a file path, file:, or postgres://)`)
   }
   return { dialect: 'sqlite', path: url }
+}
+
+/** PUBLIC_URL as an absolute http(s) URL without query, fragment or trailing slash. */
+export function parsePublicUrl (text: string): string | null {
+  if (text === '') return null
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ConfigError(`PUBLIC_URL: "${text}" is not an absolute URL (e.g. https://reports.example.org)`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PUBLIC_URL: must be an http or https URL')
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError('PUBLIC_URL: must not carry credentials, a query or a fragment')
+  }
+  return url.href.replace(/\/+$/, '')
 }
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
@@ -138,7 +158,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     underPressure: {
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
-    }
+    },
+    publicUrl: parsePublicUrl(withDefaults.PUBLIC_URL)
   }
 }
 

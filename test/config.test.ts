@@ -16,7 +16,8 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     bootstrapAdminKey: null,
     rateLimit: { max: 600, windowMs: 60_000 },
     requestTimeoutMs: 30_000,
-    underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 }
+    underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
+    publicUrl: null
   })
 })
 
@@ -68,4 +69,13 @@ t.test('bad variables are refused with a message naming each', async (t) => {
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: /LOG_LEVEL/ })
   t.throws(() => loadConfig({ STALL_AFTER: 'a while' }), { message: /STALL_AFTER/ })
   t.throws(() => loadConfig({ STALL_AFTER: '30s' }), { message: /STALL_AFTER: must be at least 1m/ })
+})
+
+t.test('PUBLIC_URL is an absolute http(s) URL, kept without its trailing slash', async (t) => {
+  t.equal(loadConfig({ PUBLIC_URL: 'https://reports.contoso.com/' }).publicUrl, 'https://reports.contoso.com')
+  t.equal(loadConfig({ PUBLIC_URL: 'http://10.0.0.5:8080/sfr' }).publicUrl, 'http://10.0.0.5:8080/sfr')
+  t.throws(() => loadConfig({ PUBLIC_URL: 'reports.contoso.com' }), /PUBLIC_URL: .* not an absolute URL/)
+  t.throws(() => loadConfig({ PUBLIC_URL: 'ftp://reports.contoso.com' }), /PUBLIC_URL: must be an http or https URL/)
+  t.throws(() => loadConfig({ PUBLIC_URL: 'https://user:pw@reports.contoso.com' }), /PUBLIC_URL: must not carry/)
+  t.throws(() => loadConfig({ PUBLIC_URL: 'https://reports.contoso.com/?a=1' }), /PUBLIC_URL: must not carry/)
 })

@@ -11,7 +11,15 @@ export const OPENAPI_INFO = {
     'which mailboxes stopped syncing, why, and what to do about it. Errors are RFC 9457 problem details. ' +
     'Every operation but health and documentation needs an API key (`Authorization: Bearer sfr_...`) ' +
     'with the scope its description names; a key sees only its own tenant\'s data.',
-  version: '0.1.0'
+  version: '0.1.0',
+  license: { name: 'UNLICENSED: proprietary, not for redistribution', identifier: 'LicenseRef-Proprietary' }
+}
+
+/** The document's servers: PUBLIC_URL, or the address the document itself was fetched from. */
+export function openapiServers (publicUrl: string | null): Array<{ url: string, description: string }> {
+  return publicUrl === null
+    ? [{ url: '/', description: 'This service, where this document was fetched from (set PUBLIC_URL to name its address)' }]
+    : [{ url: publicUrl, description: 'This service (PUBLIC_URL)' }]
 }
 
 /** Adds each route's security requirement, required scope and auth problems from its declared scope. */
@@ -36,6 +44,7 @@ export default fp(async function openapi (app) {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      servers: openapiServers(app.config.publicUrl),
       components: {
         securitySchemes: {
           [BEARER_SCHEME]: {

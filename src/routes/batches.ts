@@ -125,6 +125,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
+      operationId: 'listBatches',
       summary: 'Every batch of the tenant with its mailbox and failure counts',
       description: 'Most recent activity (lastEventAt) first, then by batchId; page with `cursor`. ' +
         'A batch whose activity changes during a walk moves to the top and may be met again or not at all. ' +
@@ -156,6 +157,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
+      operationId: 'getBatch',
       summary: 'Summary of one migration batch',
       description: 'The batch\'s counts and the open blocking failure that has held new mail up longest. ' +
         'Sends a strong ETag; `If-None-Match` answers 304 while nothing changed.',
@@ -190,6 +192,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
+      operationId: 'getBatchErrors',
       summary: 'Error report of a migration batch',
       description: 'Failures ordered by lastSeenAt descending, then mailbox, each with its troubleshooting guide. ' +
         'Page with `cursor`: a walk over every cursor returns each failure once, also while events arrive. ' +
@@ -254,6 +257,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
+      operationId: 'getBatchRetryList',
       summary: 'Mailboxes that need a new migration batch, as CSV',
       description: 'CSV with the header `EmailAddress` and one row per distinct mailbox with an open failure of the ' +
         'chosen categories (default `sync_stalled`), sorted by address: the file migration tools import to start a batch.',

@@ -32,6 +32,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     bodyLimit: EVENT_BODY_LIMIT,
     schema: {
       tags: ['events'],
+      operationId: 'postEvent',
       summary: 'Report one sync outcome of a mailbox',
       description: 'Idempotent on `id`: a retry with the same content answers 200 with duplicate true and counts nothing twice. ' +
         'A 2xx means the event is committed.',
@@ -58,6 +59,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     bodyLimit: BULK_BODY_LIMIT,
     schema: {
       tags: ['events'],
+      operationId: 'postEventsBulk',
       summary: 'Report up to 1000 sync outcomes in one transaction',
       description: 'All events are stored in one transaction, or none: a bad item is a 400 naming its index, ' +
         'an id reused with different content a 422. Results come in request order.',
