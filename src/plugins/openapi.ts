@@ -23,7 +23,7 @@ export function openapiServers (publicUrl: string | null): Array<{ url: string, 
 }
 
 /** Adds each route's security requirement, required scope and auth problems from its declared scope. */
-export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions, 'config'>): FastifySchema {
+export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions, 'config' | 'url'>): FastifySchema {
   const scope = (route.config as { scope?: string } | undefined)?.scope
   if (scope === 'public') return { ...schema, security: [] }
   const requirement = scope === undefined
@@ -33,7 +33,13 @@ export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions,
     ...schema,
     description: schema.description === undefined ? requirement : `${schema.description}\n\n${requirement}`,
     security: [{ [BEARER_SCHEME]: [] }],
-    response: { ...(schema.response as Record<string, unknown> | undefined), ...problemResponses(401, 403, 429) }
+    // Every keyed route can be refused (401, 403), limited (429) or find the service
+    // overloaded or its database down (503); one with a path parameter can be sent one past
+    // the router's limit (414).
+    response: {
+      ...(schema.response as Record<string, unknown> | undefined),
+      ...problemResponses(401, 403, 429, 503, ...(route.url?.includes(':') === true ? [414] : []))
+    }
   }
 }
 

@@ -46,7 +46,8 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not application/json.',
   422: 'The request conflicts with what is stored.',
   429: 'Too many requests for this API key; `Retry-After` says when to retry.',
-  503: 'Not ready: the database is unreachable or not migrated.',
+  414: 'A path parameter is far longer than any identifier this service knows.',
+  503: 'Unavailable for now: the service is overloaded or its database is unreachable or not migrated; `Retry-After` says when to retry.',
   507: 'The database\'s disk is full: nothing was stored; `Retry-After` says when to retry.'
 }
 
