@@ -24,6 +24,8 @@ import apiKeyRoutes from './routes/api-keys.js'
 import changeFeed from './plugins/change-feed.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
+import metrics from './plugins/metrics.js'
+import metricsRoutes from './routes/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -98,6 +100,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   })
   await app.register(requestIds)
   await app.register(problems)
+  await app.register(metrics)
 
   const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
@@ -128,5 +131,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(classifyRoutes)
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
+  await app.register(metricsRoutes)
   return app
 }

@@ -57,7 +57,7 @@ export default fp(async function openapi (app) {
             type: 'http',
             scheme: 'bearer',
             bearerFormat: 'sfr_<43 base64url characters>',
-            description: 'An API key of one tenant, with scopes `events:write`, `reports:read` and/or `admin`.'
+            description: 'An API key of one tenant, with scopes `events:write`, `reports:read`, `admin` and/or `metrics:read`.'
           }
         }
       },
@@ -68,7 +68,8 @@ export default fp(async function openapi (app) {
         { name: 'classification', description: 'How raw engine errors become categories' },
         { name: 'troubleshooting', description: 'Guides per failure category' },
         { name: 'admin', description: 'API keys of the caller\'s tenant' },
-        { name: 'health', description: 'Liveness and readiness probes' }
+        { name: 'health', description: 'Liveness and readiness probes' },
+        { name: 'metrics', description: 'Prometheus metrics of the deployment, for operators' }
       ]
     },
     transform: ({ schema, url, route }) => ({ schema: documentAccess(schema, route), url }),

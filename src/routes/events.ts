@@ -47,6 +47,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     const [event] = prepare([request.body], () => '', { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes: [outcome] } = await app.failures.recordEvents(request.tenantId, [event], app.clock())
+      app.metrics.eventsIngested([event], [outcome])
       return await reply.code(outcome.duplicate ? 200 : 201).send(outcome)
     } catch (error) {
       if (error instanceof EventConflictError) throw conflictProblem(error, false)
@@ -73,6 +74,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     const prepared = prepare(request.body.events, (index) => `/events/${index}`, { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes } = await app.failures.recordEvents(request.tenantId, prepared, app.clock())
+      app.metrics.eventsIngested(prepared, outcomes)
       return { results: outcomes.map(({ id, duplicate, category, rule }) => ({ id, duplicate, category, rule })) }
     } catch (error) {
       if (error instanceof EventConflictError) throw conflictProblem(error, true)
