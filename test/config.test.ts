@@ -14,7 +14,7 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     stallSweepIntervalMs: 300_000,
     changesRetentionMs: 30 * 86_400_000,
     bootstrapAdminKey: null,
-    rateLimit: { max: 600, windowMs: 60_000 },
+    rateLimit: { max: 600, windowMs: 60_000, redisUrl: null, redisPrefix: 'sfr-rate-limit:' },
     requestTimeoutMs: 30_000,
     underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
     publicUrl: null
@@ -78,4 +78,11 @@ t.test('PUBLIC_URL is an absolute http(s) URL, kept without its trailing slash',
   t.throws(() => loadConfig({ PUBLIC_URL: 'ftp://reports.contoso.com' }), /PUBLIC_URL: must be an http or https URL/)
   t.throws(() => loadConfig({ PUBLIC_URL: 'https://user:pw@reports.contoso.com' }), /PUBLIC_URL: must not carry/)
   t.throws(() => loadConfig({ PUBLIC_URL: 'https://reports.contoso.com/?a=1' }), /PUBLIC_URL: must not carry/)
+})
+
+t.test('RATE_LIMIT_REDIS_URL is a redis:// or rediss:// URL', async (t) => {
+  t.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'redis://127.0.0.1:6379/2' }).rateLimit.redisUrl, 'redis://127.0.0.1:6379/2')
+  t.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'rediss://user:pw@cache.contoso.com:6380' }).rateLimit.redisUrl, 'rediss://user:pw@cache.contoso.com:6380')
+  t.throws(() => loadConfig({ RATE_LIMIT_REDIS_URL: 'http://127.0.0.1:6379' }), /RATE_LIMIT_REDIS_URL: must be a redis/)
+  t.throws(() => loadConfig({ RATE_LIMIT_REDIS_PREFIX: 'has space' }), /RATE_LIMIT_REDIS_PREFIX/)
 })
