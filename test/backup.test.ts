@@ -32,9 +32,9 @@ t.test('a backup taken during writes restores with every event acknowledged befo
   const beforeBackup = [...acknowledged]
 
   // Writes go on while the backup copies.
-  let writing = true
+  const state = { writing: true }
   const writer = (async () => {
-    for (let i = 0; writing && i < 5000; i++) await post(`during-${i}`)
+    for (let i = 0; state.writing && i < 5000; i++) await post(`during-${i}`)
   })()
   const target = join(directory, 'backup.db')
   // The real command, in a process of its own as an operator runs it (tap's loader runs the TypeScript).
@@ -46,7 +46,7 @@ t.test('a backup taken during writes restores with every event acknowledged befo
   backup.stderr.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
   const [code] = await once(backup, 'exit') as [number]
   const duringBackup = acknowledged.length - beforeBackup.length
-  writing = false
+  state.writing = false
   await writer
   t.equal(code, 0, output)
   t.match(output, /backed up .* pages\)/)
