@@ -36,7 +36,8 @@ export const EnvSchema = Type.Object({
   EMAIL_GROUP_WAIT: Type.String({ default: '1m', pattern: DURATION }),
   EMAIL_GROUP_INTERVAL: Type.String({ default: '30m', pattern: DURATION }),
   EMAIL_REPEAT_INTERVAL: Type.String({ default: '24h', pattern: DURATION }),
-  EMAIL_POLL_INTERVAL: Type.String({ default: '10s', pattern: DURATION })
+  EMAIL_POLL_INTERVAL: Type.String({ default: '10s', pattern: DURATION }),
+  EMAIL_SEND_LEASE: Type.String({ default: '2m', pattern: DURATION })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -84,6 +85,8 @@ export interface EmailConfig {
   repeatIntervalMs: number
   /** How often the digester and the sender look for work. */
   pollIntervalMs: number
+  /** How long a claimed delivery is one instance's; after a crash, another retries it once this ran out. */
+  sendLeaseMs: number
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -189,6 +192,9 @@ function emailConfig (env: Env): EmailConfig | null {
   }
   const pollIntervalMs = parseDuration(env.EMAIL_POLL_INTERVAL)
   if (pollIntervalMs < 100) throw new ConfigError('EMAIL_POLL_INTERVAL: must be at least 100ms')
+  const sendLeaseMs = parseDuration(env.EMAIL_SEND_LEASE)
+  // The lease outlasts nodemailer's own timeouts (30 s to connect, 60 s of silence) unless set shorter on purpose.
+  if (sendLeaseMs < 1000) throw new ConfigError('EMAIL_SEND_LEASE: must be at least 1s')
   return {
     smtpUrl: env.SMTP_URL,
     from: env.SMTP_FROM,
@@ -196,7 +202,8 @@ function emailConfig (env: Env): EmailConfig | null {
     groupWaitMs: parseDuration(env.EMAIL_GROUP_WAIT),
     groupIntervalMs: parseDuration(env.EMAIL_GROUP_INTERVAL),
     repeatIntervalMs: parseDuration(env.EMAIL_REPEAT_INTERVAL),
-    pollIntervalMs
+    pollIntervalMs,
+    sendLeaseMs
   }
 }
 

@@ -29,8 +29,6 @@ const REMINDER_READ = 5000
 const SUBSCRIPTION_PAGE = 100
 /** Deliveries one sender run claims at most. */
 export const SEND_CHUNK = 20
-/** How long a claimed delivery is this instance's before another may retry it. */
-export const SEND_LEASE_MS = 120_000
 /** Retries stop this long after the mail was queued. */
 export const RETRY_FOR_MS = 86_400_000
 
@@ -254,7 +252,7 @@ export class EmailSender {
   private async send (): Promise<SendRun> {
     const run: SendRun = { sent: 0, failed: 0, retrying: 0 }
     for (;;) {
-      const claimed = await this.options.emails.claimDeliveries(this.options.clock(), SEND_LEASE_MS, SEND_CHUNK)
+      const claimed = await this.options.emails.claimDeliveries(this.options.clock(), this.options.config.sendLeaseMs, SEND_CHUNK)
       for (const email of claimed) run[await this.deliver(email)] += 1
       if (claimed.length < SEND_CHUNK) return run
     }
