@@ -35,7 +35,7 @@ t.test('killed while the SMTP server holds the mail: one copy after restart, sam
     EMAIL_SEND_LEASE: '2s'
   }
   const database = join(dir, 'db.sqlite')
-  const first = await startService(database, 20_000, env)
+  const first = await startService(database, 60_000, env)
   t.teardown(async () => { await killHard(first) })
   const request = async (baseUrl: string, method: string, path: string, body?: unknown): Promise<Response> => await fetch(`${baseUrl}${path}`, {
     method, headers: { 'content-type': 'application/json', ...AUTHORIZATION }, ...(body === undefined ? {} : { body: JSON.stringify(body) })
@@ -53,7 +53,7 @@ t.test('killed while the SMTP server holds the mail: one copy after restart, sam
   t.equal(smtp.received.length, 0, 'the held attempt was never accepted')
 
   hold = false
-  const second = await startService(database, 20_000, env)
+  const second = await startService(database, 60_000, env)
   t.teardown(async () => { await killHard(second) })
   let deliveries: Array<{ status: string, attempts: number, messageId: string }> = []
   // Polls the delivery log until the mail is sent (the restarted process retries once the lease is over).

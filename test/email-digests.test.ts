@@ -130,7 +130,7 @@ t.test('2,000 changes in one batch are one mail listing 100 mailboxes and "N mor
   const html = String(big.parsed.html)
   t.equal(text.match(/^\* user[0-9]+@contoso\.com: /gm)?.length, 100, 'lists 100 mailboxes')
   t.match(text, 'and 1,900 more failures not listed here')
-  t.match(text, "Couldn't sign in to the on-premises mailbox: 2000", 'totals per category')
+  t.match(text, "Couldn't sign in to the on-premises mailbox: 2,000", 'totals per category')
   t.match(text, 'New mail held up since 2026-11-23T10:00:00.000Z')
   t.match(text, "Check that the user's account still exists on imap.contoso.com", 'guide personalised by the context, as the report')
   t.match(text, 'Engine said: [161] Host1 failure: Error login on [imap.contoso.com]')

@@ -191,9 +191,9 @@ export function renderEmail (model: EmailModel, unsubscribeUrl: string): Rendere
   }
   const totals = categoryTotals(model)
   if (totals.length > 0) {
-    lines.push('Totals per category:', ...totals.map(([title, count]) => `  ${title}: ${count}`), '')
+    lines.push('Totals per category:', ...totals.map(([title, count]) => `  ${title}: ${count.toLocaleString('en-US')}`), '')
     html.push('<p style="margin-bottom:2px"><strong>Totals per category</strong></p><ul style="margin-top:2px">',
-      ...totals.map(([title, count]) => `<li>${escapeHtml(title)}: ${count}</li>`), '</ul>')
+      ...totals.map(([title, count]) => `<li>${escapeHtml(title)}: ${count.toLocaleString('en-US')}</li>`), '</ul>')
   }
   lines.push(`Report of the batch: ${model.reportUrl}`, '', '--', `Stop these mails for this address: ${unsubscribeUrl}`)
   html.push(
