@@ -44,7 +44,11 @@ t.test('killed while the SMTP server holds the mail: one copy after restart, sam
   t.equal(created.status, 201)
   const { id } = await created.json() as { id: string }
   const event = await request(first.baseUrl, 'POST', '/events', {
-    id: 'e-1', batchId: 'batch-1', mailbox: 'alice@contoso.com', occurredAt: new Date().toISOString(), outcome: 'failed',
+    id: 'e-1',
+    batchId: 'batch-1',
+    mailbox: 'alice@contoso.com',
+    occurredAt: new Date().toISOString(),
+    outcome: 'failed',
     failure: { code: '161', message: 'Host1 failure: Error login' }
   })
   t.equal(event.status, 201)
