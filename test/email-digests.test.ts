@@ -331,3 +331,45 @@ t.test('instances sending at once claim each delivery once', { skip: TEST_DATABA
   t.equal(new Set(ctx.smtp.received.map((mail) => mail.parsed.messageId)).size, 60)
   if (TEST_DATABASE_URL !== undefined) t.ok(runs.filter((run) => run.sent > 0).length >= 2, 'the work was shared (FOR UPDATE SKIP LOCKED)')
 })
+
+t.test('one digester per deployment: while one holds the lease another does nothing (PostgreSQL)', async (t) => {
+  const ctx = await emailApp(t)
+  await subscribe(ctx)
+  await failMailboxes(ctx, 'batch-1', 1)
+  ctx.clock.advance(MINUTE)
+  const repository = ctx.app.emailDigests.repository!
+  let inner: { digested: boolean, mails: number } | null = null
+  const held = await repository.withDigestLease(async () => {
+    if (TEST_DATABASE_URL !== undefined) inner = await ctx.app.emailDigests.digester!.runOnce()
+  })
+  t.ok(held)
+  if (TEST_DATABASE_URL !== undefined) t.same(inner, { digested: false, mails: 0 }, 'the other instance skipped its turn')
+  t.same(await ctx.app.emailDigests.digester!.runOnce(), { digested: true, mails: 1 }, 'and the next turn digests')
+})
+
+t.test('the background loop digests and sends on its own', async (t) => {
+  const ctx = await emailApp(t, { EMAIL_GROUP_WAIT: '0s', EMAIL_POLL_INTERVAL: '100ms' })
+  await subscribe(ctx)
+  await failMailboxes(ctx, 'batch-1', 1)
+  await ctx.smtp.waitFor(1)
+  t.equal(ctx.smtp.received[0].parsed.subject, 'batch-1: 1 mailbox stopped receiving new mail')
+})
+
+t.test('a disabled subscription mails nothing, and skips what happened meanwhile once enabled again', async (t) => {
+  const ctx = await emailApp(t)
+  const { id } = await subscribe(ctx)
+  t.equal((await ctx.inject({ method: 'PATCH', url: `/email-subscriptions/${id}`, payload: { enabled: false } })).statusCode, 200)
+  await failMailboxes(ctx, 'batch-1', 1)
+  ctx.clock.advance(MINUTE)
+  await ctx.tick()
+  t.equal(ctx.smtp.received.length, 0)
+  t.match((await ctx.inject({ method: 'PATCH', url: `/email-subscriptions/${id}`, payload: { enabled: true } })).json(), { enabled: true })
+  ctx.clock.advance(MINUTE)
+  await ctx.tick()
+  t.equal(ctx.smtp.received.length, 0, 'the change made while it was off is skipped')
+  await failMailboxes(ctx, 'batch-1', 1, { mailbox: 'after@contoso.com' })
+  ctx.clock.advance(MINUTE)
+  await ctx.tick()
+  t.equal(ctx.smtp.received.length, 1)
+  t.match(ctx.smtp.received[0].parsed.text, 'after@contoso.com')
+})

@@ -73,8 +73,8 @@ export class PostgresEmailRepository implements EmailRepository {
       .orderBy(asc(emailSubscriptions.id)).limit(limit)).map(toEmailSubscription))
   }
 
-  async updateSubscription (subscription: EmailSubscription): Promise<boolean> {
-    return await guarded(async () => (await this.db.update(emailSubscriptions).set(editableValues(subscription))
+  async updateSubscription (subscription: EmailSubscription, feedCursor?: number): Promise<boolean> {
+    return await guarded(async () => (await this.db.update(emailSubscriptions).set({ ...editableValues(subscription), ...(feedCursor === undefined ? {} : { feedCursor }) })
       .where(and(eq(emailSubscriptions.tenantId, subscription.tenantId), eq(emailSubscriptions.id, subscription.id)))
       .returning({ id: emailSubscriptions.id })).length > 0)
   }

@@ -50,8 +50,8 @@ export class SqliteEmailRepository implements EmailRepository {
       .map((row) => toEmailSubscription(row as EmailSubscriptionRow))
   }
 
-  async updateSubscription (subscription: EmailSubscription): Promise<boolean> {
-    return this.db.update(emailSubscriptions).set(editableValues(subscription))
+  async updateSubscription (subscription: EmailSubscription, feedCursor?: number): Promise<boolean> {
+    return this.db.update(emailSubscriptions).set({ ...editableValues(subscription), ...(feedCursor === undefined ? {} : { feedCursor }) })
       .where(and(eq(emailSubscriptions.tenantId, subscription.tenantId), eq(emailSubscriptions.id, subscription.id))).run().changes > 0
   }
 

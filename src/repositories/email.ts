@@ -114,8 +114,8 @@ export interface EmailRepository {
   listSubscriptions (tenantId: string): Promise<EmailSubscription[]>
   /** Every enabled subscription after `after` (by id): the digester's walk. */
   listEnabledSubscriptions (after: string | null, limit: number): Promise<EmailSubscription[]>
-  /** Writes the subscription's editable fields; false when it is not there. */
-  updateSubscription (subscription: EmailSubscription): Promise<boolean>
+  /** Writes the subscription's editable fields (and the feed cursor, when re-enabled); false when it is not there. */
+  updateSubscription (subscription: EmailSubscription, feedCursor?: number): Promise<boolean>
   /** Deletes it with its digests, reported failures and outbox; false when it is not there. */
   deleteSubscription (tenantId: string, id: string): Promise<boolean>
   /** Turns the subscription off for this address and cancels its unsent mails; false when the address is not a recipient. */

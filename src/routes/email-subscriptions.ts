@@ -152,7 +152,9 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
       enabled: body.enabled ?? stored.enabled,
       updatedAt: app.clock()
     }
-    if (!await emails.updateSubscription(updated)) throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
+    // Re-enabled: what happened while it was off is skipped, as for a new subscription.
+    const feedCursor = updated.enabled && !stored.enabled ? await app.changes.latestSeq(request.tenantId) : undefined
+    if (!await emails.updateSubscription(updated, feedCursor)) throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
     return toView(updated)
   })
 
