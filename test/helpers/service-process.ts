@@ -50,6 +50,8 @@ export async function startService (databasePath: string, timeoutMs = 20_000, en
       LOG_LEVEL: 'info',
       BOOTSTRAP_ADMIN_KEY: SERVICE_KEY,
       RATE_LIMIT_MAX: '1000000',
+      // No load shedding: a busy CI machine must not turn answers into 503s.
+      MAX_EVENT_LOOP_DELAY: '0',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -58,7 +60,8 @@ export async function startService (databasePath: string, timeoutMs = 20_000, en
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000) })
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`service did not listen within ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
+    // A service that never listens is killed, not left running after the test.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`service did not listen within ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`service exited with ${String(code)} before listening: ${stderr}`)) })
     // Fastify logs "Server listening at http://host:port" as JSON once the socket is bound.
     createInterface({ input: child.stdout! }).on('line', (line) => {
