@@ -98,7 +98,7 @@ t.test('subscriptions: create, read, change, delete; bad input is 400 naming eac
   const patched = await ctx.inject({ method: 'PATCH', url: `/email-subscriptions/${subscription.id}`, payload: { minimumSeverity: 'warning', description: null } })
   t.equal(patched.statusCode, 200)
   t.match(patched.json(), { minimumSeverity: 'warning', description: null, recipients: ['a@contoso.com'] })
-  t.equal((await ctx.inject({ method: 'PATCH', url: `/email-subscriptions/${subscription.id}`, payload: {} })).statusCode, 400, 'empty PATCH')
+  t.match((await ctx.inject({ method: 'PATCH', url: `/email-subscriptions/${subscription.id}`, payload: {} })).json(), { minimumSeverity: 'warning' }, 'an empty PATCH changes nothing')
   t.equal((await ctx.inject({ method: 'PATCH', url: '/email-subscriptions/esub_none', payload: { enabled: false } })).statusCode, 404)
 
   // Another tenant sees none of it; a key without admin may not touch it.

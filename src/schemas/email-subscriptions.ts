@@ -35,7 +35,7 @@ export const UpdateEmailSubscriptionBodySchema = Type.Object({
   minimumSeverity: Type.Optional(editable.minimumSeverity),
   description: Type.Optional(editable.description),
   enabled: Type.Optional(editable.enabled)
-}, { additionalProperties: false, minProperties: 1, examples: [{ recipients: ['migration-team@contoso.com', 'oncall@contoso.com'] }] })
+}, { additionalProperties: false, examples: [{ recipients: ['migration-team@contoso.com', 'oncall@contoso.com'] }] })
 
 export type UpdateEmailSubscriptionBody = Static<typeof UpdateEmailSubscriptionBodySchema>
 
