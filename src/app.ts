@@ -26,6 +26,10 @@ import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
 import metrics from './plugins/metrics.js'
 import metricsRoutes from './routes/metrics.js'
+import emailDigests from './plugins/email-digests.js'
+import emailSubscriptionRoutes from './routes/email-subscriptions.js'
+import emailUnsubscribeRoutes from './routes/email-unsubscribe.js'
+import type { EmailRepository } from './repositories/email.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,8 +43,8 @@ declare module 'fastify' {
 }
 
 export interface AppOptions {
-  /** Use these stores instead of opening those of the database config.database names. */
-  stores?: Stores
+  /** Use these stores instead of opening those of the database config.database names (without `emails`, e-mail is off). */
+  stores?: Omit<Stores, 'emails'> & { emails?: EmailRepository }
   clock?: () => number
   logger?: FastifyServerOptions['logger']
 }
@@ -102,19 +106,20 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(problems)
   await app.register(metrics)
 
-  const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
+  const { repository, apiKeys, emails } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)
   app.decorate('config', config)
   app.decorate('stallDetection', () => stallDetection(clock(), config.stallAfterMs))
-  app.addHook('onClose', async () => { await Promise.all([repository.close(), apiKeys.close()]) })
+  app.addHook('onClose', async () => { await Promise.all([repository.close(), apiKeys.close(), emails?.close()]) })
   if (await bootstrapAdminKey(apiKeys, config.bootstrapAdminKey, app.clock())) {
     app.log.info({ tenantId: DEFAULT_TENANT }, 'created the bootstrap admin key from BOOTSTRAP_ADMIN_KEY')
   }
 
   await app.register(changeFeed)
   await app.register(stallSweep)
+  await app.register(emailDigests, { repository: emails ?? null })
 
   // Order matters: the key is found, then counted by the rate limit, then checked against the route's scope.
   await app.register(authentication, { apiKeys })
@@ -132,5 +137,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
   await app.register(metricsRoutes)
+  await app.register(emailSubscriptionRoutes)
+  await app.register(emailUnsubscribeRoutes)
   return app
 }

@@ -33,7 +33,15 @@ export const EnvSchema = Type.Object({
   MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
   MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
   // The address clients reach the service at (behind a proxy or load balancer): http(s)://host[:port][/path].
-  PUBLIC_URL: Type.String({ default: '' })
+  PUBLIC_URL: Type.String({ default: '' }),
+  // E-mail digests: off without SMTP_URL. Never echoed in errors: it may hold a password.
+  SMTP_URL: Type.Optional(Type.String()),
+  SMTP_FROM: Type.Optional(Type.String({ maxLength: 320 })),
+  EMAIL_GROUP_WAIT: Type.String({ default: '1m', pattern: DURATION }),
+  EMAIL_GROUP_INTERVAL: Type.String({ default: '30m', pattern: DURATION }),
+  EMAIL_REPEAT_INTERVAL: Type.String({ default: '24h', pattern: DURATION }),
+  EMAIL_POLL_INTERVAL: Type.String({ default: '10s', pattern: DURATION }),
+  EMAIL_SEND_LEASE: Type.String({ default: '2m', pattern: DURATION })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -68,6 +76,23 @@ export interface Config {
   underPressure: { maxEventLoopDelayMs: number, maxEventLoopUtilization: number }
   /** Where clients reach the service, without a trailing slash; null when PUBLIC_URL is unset. */
   publicUrl: string | null
+  /** E-mail digests; null without SMTP_URL (e-mail is off and its routes answer 409). */
+  email: EmailConfig | null
+}
+
+export interface EmailConfig {
+  /** smtp:// (STARTTLS when offered) or smtps://, user and password in the URL. */
+  smtpUrl: string
+  from: string
+  /** Base address links in mails point to. */
+  publicUrl: string
+  groupWaitMs: number
+  groupIntervalMs: number
+  repeatIntervalMs: number
+  /** How often the digester and the sender look for work. */
+  pollIntervalMs: number
+  /** How long a claimed delivery is one instance's; after a crash, another retries it once this ran out. */
+  sendLeaseMs: number
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -151,7 +176,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (rateLimitWindowMs < 1000) throw new ConfigError('RATE_LIMIT_WINDOW: must be at least 1s')
   const requestTimeoutMs = parseDuration(withDefaults.REQUEST_TIMEOUT)
   if (requestTimeoutMs < 1000) throw new ConfigError('REQUEST_TIMEOUT: must be at least 1s')
+  const publicUrl = parsePublicUrl(withDefaults.PUBLIC_URL)
   return {
+    email: emailConfig(withDefaults, publicUrl),
     host: withDefaults.HOST,
     port,
     database: parseDatabaseUrl(withDefaults.DATABASE_URL),
@@ -169,7 +196,41 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
     },
-    publicUrl: parsePublicUrl(withDefaults.PUBLIC_URL)
+    publicUrl
+  }
+}
+
+/** SMTP_FROM: an address, or a display name and <address>; one line. */
+// eslint-disable-next-line no-control-regex
+const FROM_PATTERN = /^(?:[^\u0000-\u001f<>]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/
+
+function emailConfig (env: Env, publicUrl: string | null): EmailConfig | null {
+  if (env.SMTP_URL === undefined) return null
+  let smtp: URL
+  try {
+    smtp = new URL(env.SMTP_URL)
+  } catch {
+    throw new ConfigError('SMTP_URL: not a URL (use smtp://user:password@host:587 or smtps://user:password@host:465)')
+  }
+  if (smtp.protocol !== 'smtp:' && smtp.protocol !== 'smtps:') throw new ConfigError(`SMTP_URL: scheme "${smtp.protocol.slice(0, -1)}" not supported (use smtp:// or smtps://)`)
+  if (env.SMTP_FROM === undefined || !FROM_PATTERN.test(env.SMTP_FROM)) throw new ConfigError('SMTP_FROM: required with SMTP_URL, an address such as "Sync failures <sfr@contoso.com>"')
+  if (publicUrl === null) {
+    throw new ConfigError('PUBLIC_URL: required with SMTP_URL, the http(s) address mails link to, e.g. https://sfr.contoso.com')
+  }
+  const pollIntervalMs = parseDuration(env.EMAIL_POLL_INTERVAL)
+  if (pollIntervalMs < 100) throw new ConfigError('EMAIL_POLL_INTERVAL: must be at least 100ms')
+  const sendLeaseMs = parseDuration(env.EMAIL_SEND_LEASE)
+  // The lease outlasts nodemailer's own timeouts (30 s to connect, 60 s of silence) unless set shorter on purpose.
+  if (sendLeaseMs < 1000) throw new ConfigError('EMAIL_SEND_LEASE: must be at least 1s')
+  return {
+    smtpUrl: env.SMTP_URL,
+    from: env.SMTP_FROM,
+    publicUrl,
+    groupWaitMs: parseDuration(env.EMAIL_GROUP_WAIT),
+    groupIntervalMs: parseDuration(env.EMAIL_GROUP_INTERVAL),
+    repeatIntervalMs: parseDuration(env.EMAIL_REPEAT_INTERVAL),
+    pollIntervalMs,
+    sendLeaseMs
   }
 }
 

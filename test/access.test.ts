@@ -37,7 +37,8 @@ interface World {
 }
 
 async function world (t: Test): Promise<World> {
-  const ctx = await buildTestApp(t)
+  // E-mail on (nothing is sent: no subscription exists), so its routes answer as they would in use.
+  const ctx = await buildTestApp(t, { SMTP_URL: 'smtp://127.0.0.1:9', SMTP_FROM: 'sfr@example.test', PUBLIC_URL: 'https://sfr.example.test', EMAIL_POLL_INTERVAL: '1h' })
   const keys: Partial<World['keys']> = {}
   let contosoKeyId = ''
   for (const scope of API_SCOPES) {
@@ -83,12 +84,14 @@ function leaksNothing (t: Test, response: LightMyRequestResponse, label: string)
   for (const secret of [MAILBOX, MESSAGE]) t.notOk(response.payload.includes(secret), `${label}: no ${secret}`)
 }
 
-t.test('every operation declares a scope, and only health is public', async (t) => {
+t.test('every operation declares a scope, and only health and the signed unsubscribe link are public', async (t) => {
   const { ctx } = await world(t)
   const all = operations(ctx.app.swagger() as never)
   t.ok(all.length >= 10)
   for (const operation of all) t.ok(operation.scope !== undefined, `${operation.method} ${operation.path} declares a scope`)
-  t.same(all.filter((operation) => operation.scope === 'public').map((operation) => operation.path), ['/health/live', '/health/ready'])
+  // The unsubscribe link carries its own authorisation: an HMAC of subscription and address (test/email-digests.test.ts).
+  t.same(all.filter((operation) => operation.scope === 'public').map((operation) => `${operation.method} ${operation.path}`),
+    ['GET /health/live', 'GET /health/ready', 'GET /email-unsubscribe', 'POST /email-unsubscribe'])
 })
 
 t.test('every route refuses each wrong key without leaking data', async (t) => {

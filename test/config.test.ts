@@ -17,8 +17,36 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     rateLimit: { max: 600, windowMs: 60_000, redisUrl: null, redisPrefix: 'sfr-rate-limit:' },
     requestTimeoutMs: 30_000,
     underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
-    publicUrl: null
+    publicUrl: null,
+    email: null
   })
+})
+
+t.test('e-mail: off without SMTP_URL; with it SMTP_FROM and PUBLIC_URL are required and checked', async (t) => {
+  const on = { SMTP_URL: 'smtps://sfr:secret@smtp.contoso.com:465', SMTP_FROM: 'Sync failures <sfr@contoso.com>', PUBLIC_URL: 'https://sfr.contoso.com' }
+  t.same(loadConfig(on).email, {
+    smtpUrl: on.SMTP_URL,
+    from: on.SMTP_FROM,
+    publicUrl: 'https://sfr.contoso.com',
+    groupWaitMs: 60_000,
+    groupIntervalMs: 1_800_000,
+    repeatIntervalMs: 86_400_000,
+    pollIntervalMs: 10_000,
+    sendLeaseMs: 120_000
+  })
+  t.match(loadConfig({ ...on, SMTP_URL: 'smtp://relay:25', SMTP_FROM: 'sfr@contoso.com', EMAIL_GROUP_WAIT: '30s', EMAIL_GROUP_INTERVAL: '5m', EMAIL_REPEAT_INTERVAL: '12h' }).email,
+    { groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 43_200_000 })
+  t.throws(() => loadConfig({ ...on, SMTP_URL: 'http://smtp.contoso.com' }), { message: /SMTP_URL: scheme "http"/ })
+  t.throws(() => loadConfig({ ...on, SMTP_URL: 'not a url' }), { message: /SMTP_URL: not a URL/ })
+  const secret = t.throws(() => loadConfig({ ...on, SMTP_URL: 'ftp://user:hunter2@smtp.contoso.com' })) as Error
+  t.notMatch(secret.message, 'hunter2', 'the password is never echoed')
+  t.throws(() => loadConfig({ ...on, SMTP_FROM: undefined }), { message: /SMTP_FROM/ })
+  t.throws(() => loadConfig({ ...on, SMTP_FROM: 'sfr@contoso.com\r\nBcc: x@evil.example' }), { message: /SMTP_FROM/ })
+  t.throws(() => loadConfig({ ...on, PUBLIC_URL: undefined }), { message: /PUBLIC_URL/ })
+  t.throws(() => loadConfig({ ...on, PUBLIC_URL: 'ftp://sfr.contoso.com' }), { message: /PUBLIC_URL/ })
+  t.throws(() => loadConfig({ ...on, PUBLIC_URL: 'nope' }), { message: /PUBLIC_URL/ })
+  t.throws(() => loadConfig({ ...on, EMAIL_POLL_INTERVAL: '10ms' }), { message: /EMAIL_POLL_INTERVAL/ })
+  t.throws(() => loadConfig({ ...on, EMAIL_SEND_LEASE: '10ms' }), { message: /EMAIL_SEND_LEASE/ })
 })
 
 t.test('limits and the bootstrap key are read and validated', async (t) => {

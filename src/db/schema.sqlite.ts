@@ -119,3 +119,90 @@ export const changeCounters = sqliteTable('change_counters', {
   tenantId: text('tenant_id').primaryKey(),
   lastSeq: integer('last_seq').notNull()
 })
+
+// E-mail digests (issue #13). A subscription follows its tenant's change feed with a cursor of
+// its own; per batch, a digest row says what is pending and when the last mail went out. Lists
+// (recipients, filters) are JSON arrays as text, portable across dialects.
+export const emailSubscriptions = sqliteTable('email_subscriptions', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  description: text('description'),
+  recipients: text('recipients').notNull(),
+  // Addresses that unsubscribed through a mail's link: skipped until an admin lists them again.
+  unsubscribed: text('unsubscribed').notNull(),
+  batchIds: text('batch_ids').notNull(),
+  categories: text('categories').notNull(),
+  minimumSeverity: text('minimum_severity').notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+  // Signs this subscription's unsubscribe links (HMAC key, base64url).
+  linkSecret: text('link_secret').notNull(),
+  // Last feed seq folded into the digests.
+  feedCursor: integer('feed_cursor').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull()
+}, (t) => [
+  index('email_subscriptions_tenant_idx').on(t.tenantId, t.createdAt)
+])
+
+export const emailDigests = sqliteTable('email_digests', {
+  subscriptionId: text('subscription_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  // Changes of the batch with a seq above this are not mailed yet.
+  sentThrough: integer('sent_through').notNull(),
+  firstPendingAt: integer('first_pending_at'),
+  lastSentAt: integer('last_sent_at'),
+  // Failures mailed and not yet recovered (rows of email_reported).
+  openCount: integer('open_count').notNull(),
+  // Everything reported has recovered since the last mail: a "resolved" mail is due.
+  resolvedPending: integer('resolved_pending', { mode: 'boolean' }).notNull()
+}, (t) => [
+  primaryKey({ columns: [t.subscriptionId, t.batchId] })
+])
+
+// The failures a digest mailed that are still open: the daily reminder lists them, and the
+// "resolved" mail goes out once none is left. `failure` is the change's failure as JSON.
+export const emailReported = sqliteTable('email_reported', {
+  subscriptionId: text('subscription_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  mailbox: text('mailbox').notNull(),
+  category: text('category').notNull(),
+  failure: text('failure').notNull(),
+  reportedAt: integer('reported_at').notNull()
+}, (t) => [
+  primaryKey({ columns: [t.subscriptionId, t.batchId, t.mailbox, t.category] })
+])
+
+// The outbox: one row per mail (its content as a model, rendered per recipient at send time)...
+export const emailMessages = sqliteTable('email_messages', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  subscriptionId: text('subscription_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  kind: text('kind').notNull(),
+  model: text('model').notNull(),
+  createdAt: integer('created_at').notNull()
+}, (t) => [
+  index('email_messages_subscription_idx').on(t.subscriptionId)
+])
+
+// ...and one per recipient, claimed with a lease. message_id is fixed when the row is written,
+// before any attempt, so a resend after a crash carries the same Message-ID.
+export const emailDeliveries = sqliteTable('email_deliveries', {
+  id: text('id').primaryKey(),
+  messageRowId: text('message_row_id').notNull(),
+  subscriptionId: text('subscription_id').notNull(),
+  recipient: text('recipient').notNull(),
+  messageId: text('message_id').notNull(),
+  status: text('status').notNull(),
+  attempts: integer('attempts').notNull(),
+  nextAttemptAt: integer('next_attempt_at').notNull(),
+  leaseUntil: integer('lease_until'),
+  lastAttemptAt: integer('last_attempt_at'),
+  lastCode: integer('last_code'),
+  lastError: text('last_error'),
+  sentAt: integer('sent_at'),
+  createdAt: integer('created_at').notNull()
+}, (t) => [
+  index('email_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+  index('email_deliveries_subscription_idx').on(t.subscriptionId, t.createdAt)
+])

@@ -43,6 +43,7 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   404: 'No such resource.',
   406: 'None of the accepted media types can be produced.',
   413: 'The body is larger than this route accepts.',
+  409: 'The operation cannot be done in the current state (e.g. e-mail is off: no SMTP_URL).',
   415: 'The body is not application/json.',
   422: 'The request conflicts with what is stored.',
   429: 'Too many requests for this API key; `Retry-After` says when to retry.',

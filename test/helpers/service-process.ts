@@ -37,7 +37,7 @@ export interface ServiceProcess {
 export const SERVICE_KEY = 'sfr_' + 's'.repeat(43)
 export const AUTHORIZATION = { authorization: `Bearer ${SERVICE_KEY}` }
 
-export async function startService (databasePath: string, timeoutMs = 20_000): Promise<ServiceProcess> {
+export async function startService (databasePath: string, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: PACKAGE_ROOT,
     // Without tap's NODE_OPTIONS: the child runs plain dist/ JS, not instrumented for coverage.
@@ -51,7 +51,8 @@ export async function startService (databasePath: string, timeoutMs = 20_000): P
       BOOTSTRAP_ADMIN_KEY: SERVICE_KEY,
       RATE_LIMIT_MAX: '1000000',
       // No load shedding: on a busy CI machine it turned the crash test's writes into 503s.
-      MAX_EVENT_LOOP_DELAY: '0'
+      MAX_EVENT_LOOP_DELAY: '0',
+      ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -59,7 +60,8 @@ export async function startService (databasePath: string, timeoutMs = 20_000): P
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000) })
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`service did not listen within ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
+    // A service that never listens is killed, not left running after the test.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`service did not listen within ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`service exited with ${String(code)} before listening: ${stderr}`)) })
     // Fastify logs "Server listening at http://host:port" as JSON once the socket is bound.
     createInterface({ input: child.stdout! }).on('line', (line) => {
