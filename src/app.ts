@@ -23,6 +23,7 @@ import apiKeyRoutes from './routes/api-keys.js'
 import changeFeed from './plugins/change-feed.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
+import { ReportService } from './services/reports.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,6 +33,8 @@ declare module 'fastify' {
     config: Config
     /** The stall rule as of now (app.clock) and STALL_AFTER. */
     stallDetection: () => StallDetection
+    /** The report's reading side, shared by the API routes and the pages. */
+    reports: ReportService
   }
 }
 
@@ -96,6 +99,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
+  app.decorate('reports', new ReportService(repository))
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)
   app.decorate('config', config)
