@@ -24,6 +24,10 @@ import changeFeed from './plugins/change-feed.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
 import { ReportService } from './services/reports.js'
+import { fastifySSE as sse } from '@fastify/sse'
+import session from './plugins/session.js'
+import streamRoutes, { HEARTBEAT_MS } from './routes/stream.js'
+import pageRoutes from './pages/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -112,9 +116,11 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(changeFeed)
   await app.register(stallSweep)
 
+  // The session is read before the key is looked for: a signed-in browser's session names one.
+  await app.register(session, { apiKeys })
   // Order matters: the key is found, then counted by the rate limit, then checked against the route's scope.
   await app.register(authentication, { apiKeys })
-  await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure })
+  await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure, publicUrl: config.publicUrl })
   await app.register(authorization)
   await app.register(openapi)
   await app.register(conditional)
@@ -127,5 +133,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(classifyRoutes)
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
+  await app.register(sse, { heartbeatInterval: HEARTBEAT_MS })
+  await app.register(streamRoutes)
+  await app.register(pageRoutes)
   return app
 }

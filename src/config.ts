@@ -28,7 +28,12 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.String({ default: '1m', pattern: DURATION }),
   REQUEST_TIMEOUT: Type.String({ default: '30s', pattern: DURATION }),
   MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
-  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' })
+  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
+  // Never echoed in errors: it is a secret. Required when several instances serve the pages.
+  SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  SESSION_TTL: Type.String({ default: '12h', pattern: DURATION }),
+  // Where browsers reach the service; https makes the session cookie Secure.
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/\\S*)?$' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -61,6 +66,10 @@ export interface Config {
   requestTimeoutMs: number
   /** Above these the service answers 503 instead of queueing more work; 0 turns a check off. */
   underPressure: { maxEventLoopDelayMs: number, maxEventLoopUtilization: number }
+  /** The pages' sign-in session: its key material (null: generated and kept in the database) and lifetime. */
+  session: { secret: string | null, ttlMs: number }
+  /** The address browsers use (PUBLIC_URL), or null when unknown. */
+  publicUrl: string | null
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -121,6 +130,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (rateLimitWindowMs < 1000) throw new ConfigError('RATE_LIMIT_WINDOW: must be at least 1s')
   const requestTimeoutMs = parseDuration(withDefaults.REQUEST_TIMEOUT)
   if (requestTimeoutMs < 1000) throw new ConfigError('REQUEST_TIMEOUT: must be at least 1s')
+  const sessionTtlMs = parseDuration(withDefaults.SESSION_TTL)
+  if (sessionTtlMs < 60_000) throw new ConfigError('SESSION_TTL: must be at least 1m')
   return {
     host: withDefaults.HOST,
     port,
@@ -138,7 +149,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     underPressure: {
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
-    }
+    },
+    session: { secret: withDefaults.SESSION_SECRET ?? null, ttlMs: sessionTtlMs },
+    publicUrl: withDefaults.PUBLIC_URL ?? null
   }
 }
 

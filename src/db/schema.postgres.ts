@@ -129,3 +129,10 @@ export const changeCounters = pgTable('change_counters', {
   tenantId: text('tenant_id').primaryKey(),
   lastSeq: bigint('last_seq', { mode: 'number' }).notNull()
 })
+
+// Secrets the service generates for itself (see schema.sqlite.ts).
+export const serviceSecrets = pgTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: epochMs('created_at').notNull()
+})

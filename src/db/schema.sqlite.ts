@@ -118,3 +118,11 @@ export const changeCounters = sqliteTable('change_counters', {
   tenantId: text('tenant_id').primaryKey(),
   lastSeq: integer('last_seq').notNull()
 })
+
+// Secrets the service generates for itself when the operator gives none (the session key when
+// SESSION_SECRET is unset): the first instance stores one, every other instance reads it.
+export const serviceSecrets = sqliteTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: integer('created_at').notNull()
+})
