@@ -92,7 +92,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const shown = pageError(error)
     if (shown.status === 500) request.log.error({ err: error }, 'page failed')
     if (shown.status === 401 && request.method === 'GET') {
-      if (request.url === '/' || request.url.startsWith('/?')) return await signInPage(reply, 200, null, '/')
+      if (request.url === '/' || request.url.startsWith('/?')) return await signInPage(reply, 200, null, safeNext((request.query as { next?: unknown } | undefined)?.next))
       return await reply.redirect(`/?next=${encodeURIComponent(request.url)}`, 303)
     }
     if (shown.status === 403 && (error as FastifyError).code === 'FST_CSRF_INVALID_TOKEN') {
