@@ -69,6 +69,9 @@ const stream: FastifyPluginAsyncTypebox = async (app) => {
     reply.header('cache-control', 'no-store')
     reply.header('x-accel-buffering', 'no')
     reply.sse.sendHeaders()
+    // Node holds the head back until the first byte: a comment sends it now, so the client
+    // knows the stream is open (EventSource's open event) before any change comes.
+    reply.raw.write(': connected\n\n')
     const raw = reply.raw
     let last: Promise<void> = Promise.resolve()
     const leave = await hub.join(tenantId, batchId, {
