@@ -85,7 +85,7 @@ try {
       req.on('error', reject)
       req.end()
     }))
-    if (s % 200 === 199) { await Promise.all(streams.slice(-200)); if (process.env.BENCH_DEBUG) console.log("opened", opened) }
+    if (s % 200 === 199) { await Promise.all(streams.slice(-200)); if (process.env.BENCH_DEBUG) console.log('opened', opened) }
   }
   const requests = await Promise.all(streams)
   await sleep(2000)
