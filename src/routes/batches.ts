@@ -34,8 +34,10 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['reports'],
       summary: 'Every batch of the tenant with its mailbox and failure counts',
-      description: 'Most recent activity (lastEventAt) first, then by batchId; page with `cursor`. ' +
-        'A batch whose activity changes during a walk moves to the top and may be met again or not at all. ' +
+      description: 'Newest batch first: by `createdAt` (when the service received the batch\'s first event) descending, ' +
+        'then by batchId. No event moves a batch in this order, so a walk over every `cursor` returns each batch that ' +
+        'existed when it started exactly once, also while events arrive; a batch created during the walk sorts ahead of ' +
+        'the cursor and shows on the next walk. ' +
         'Sends a strong ETag; `If-None-Match` answers 304 while nothing changed.',
       querystring: BatchListQuerySchema,
       response: {

@@ -25,7 +25,8 @@ export const CSV_COLUMNS = [
 const RETRY_ADDRESS = /^[^\s@",;]+@[^\s@",;]+$/
 
 const CSV_PAGE = 500
-const BATCH_CURSOR = 'batches'
+// Named after the order it pages: a cursor of the old activity order is refused, not misread.
+const BATCH_CURSOR = 'batches-by-creation'
 const EVENT_CURSOR = 'mailbox-events'
 
 export type MailboxDetail = Static<typeof MailboxDetailSchema>
@@ -50,6 +51,7 @@ export function batchSummary (batch: BatchRecord, counts: BatchCounts = NO_COUNT
     batchId: batch.batchId,
     firstEventAt: isoTime(batch.firstEventAt),
     lastEventAt: isoTime(batch.lastEventAt),
+    createdAt: isoTime(batch.createdAt),
     ...mailboxCounts(counts),
     openFailures: counts.openFailures,
     byCategory: counts.byCategory
@@ -95,18 +97,18 @@ export class ReportService {
     return batch
   }
 
-  /** One page of the tenant's batches with their counts, most recent activity first. */
+  /** One page of the tenant's batches with their counts, newest (createdAt) first. */
   async listBatches (tenantId: string, cursor: string | undefined, limit: number): Promise<{ items: BatchSummaryBody[], nextCursor: string | null }> {
     let after = null
     if (cursor !== undefined) {
-      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, [tenantId], cursor, ['integer', 'string'])
-      after = { lastEventAt: lastEventAt as number, batchId: batchId as string }
+      const [createdAt, batchId] = decodePosition(BATCH_CURSOR, [tenantId], cursor, ['integer', 'string'])
+      after = { createdAt: createdAt as number, batchId: batchId as string }
     }
     const page = await this.repository.listBatches(tenantId, after, limit)
     const counts = await this.repository.countBatches(tenantId, page.items.map((batch) => batch.batchId))
     return {
       items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),
-      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [tenantId], [page.next.lastEventAt, page.next.batchId])
+      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [tenantId], [page.next.createdAt, page.next.batchId])
     }
   }
 
