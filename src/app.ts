@@ -30,6 +30,11 @@ import emailDigests from './plugins/email-digests.js'
 import emailSubscriptionRoutes from './routes/email-subscriptions.js'
 import emailUnsubscribeRoutes from './routes/email-unsubscribe.js'
 import type { EmailRepository } from './repositories/email.js'
+import { ReportService } from './services/reports.js'
+import { fastifySSE as sse } from '@fastify/sse'
+import session from './plugins/session.js'
+import streamRoutes, { HEARTBEAT_MS } from './routes/stream.js'
+import pageRoutes from './pages/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,6 +44,8 @@ declare module 'fastify' {
     config: Config
     /** The stall rule as of now (app.clock) and STALL_AFTER. */
     stallDetection: () => StallDetection
+    /** The report's reading side, shared by the API routes and the pages. */
+    reports: ReportService
   }
 }
 
@@ -108,6 +115,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   const { repository, apiKeys, emails } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
+  app.decorate('reports', new ReportService(repository))
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)
   app.decorate('config', config)
@@ -121,9 +129,11 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(stallSweep)
   await app.register(emailDigests, { repository: emails ?? null })
 
+  // The session is read before the key is looked for: a signed-in browser's session names one.
+  await app.register(session, { apiKeys })
   // Order matters: the key is found, then counted by the rate limit, then checked against the route's scope.
   await app.register(authentication, { apiKeys })
-  await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure })
+  await app.register(protection, { rateLimit: config.rateLimit, underPressure: config.underPressure, publicUrl: config.publicUrl })
   await app.register(authorization)
   await app.register(openapi)
   await app.register(conditional)
@@ -139,5 +149,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(metricsRoutes)
   await app.register(emailSubscriptionRoutes)
   await app.register(emailUnsubscribeRoutes)
+  await app.register(sse, { heartbeatInterval: HEARTBEAT_MS })
+  await app.register(streamRoutes)
+  await app.register(pageRoutes)
   return app
 }

@@ -41,7 +41,10 @@ export const EnvSchema = Type.Object({
   EMAIL_GROUP_INTERVAL: Type.String({ default: '30m', pattern: DURATION }),
   EMAIL_REPEAT_INTERVAL: Type.String({ default: '24h', pattern: DURATION }),
   EMAIL_POLL_INTERVAL: Type.String({ default: '10s', pattern: DURATION }),
-  EMAIL_SEND_LEASE: Type.String({ default: '2m', pattern: DURATION })
+  EMAIL_SEND_LEASE: Type.String({ default: '2m', pattern: DURATION }),
+  // Never echoed in errors: it is a secret. Required when several instances serve the pages.
+  SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  SESSION_TTL: Type.String({ default: '12h', pattern: DURATION })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -78,6 +81,8 @@ export interface Config {
   publicUrl: string | null
   /** E-mail digests; null without SMTP_URL (e-mail is off and its routes answer 409). */
   email: EmailConfig | null
+  /** The pages' sign-in session: its key material (null: generated and kept in the database) and lifetime. */
+  session: { secret: string | null, ttlMs: number }
 }
 
 export interface EmailConfig {
@@ -177,6 +182,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const requestTimeoutMs = parseDuration(withDefaults.REQUEST_TIMEOUT)
   if (requestTimeoutMs < 1000) throw new ConfigError('REQUEST_TIMEOUT: must be at least 1s')
   const publicUrl = parsePublicUrl(withDefaults.PUBLIC_URL)
+  const sessionTtlMs = parseDuration(withDefaults.SESSION_TTL)
+  if (sessionTtlMs < 60_000) throw new ConfigError('SESSION_TTL: must be at least 1m')
   return {
     email: emailConfig(withDefaults, publicUrl),
     host: withDefaults.HOST,
@@ -196,6 +203,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
     },
+    session: { secret: withDefaults.SESSION_SECRET ?? null, ttlMs: sessionTtlMs },
     publicUrl
   }
 }

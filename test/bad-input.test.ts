@@ -235,7 +235,7 @@ t.test('unknown routes and wrong methods answer a problem and change nothing', a
       fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS'), fc.constantFrom(...knownPaths)),
       fc.tuple(fc.constant('POST'), fc.constantFrom('/batches/batch-1/errors', '/troubleshooting', '/troubleshooting/throttled', '/health/live')),
       fc.tuple(fc.constant('GET'), fc.constantFrom('/events', '/events/bulk')),
-      fc.tuple(fc.constantFrom('GET', 'POST', 'DELETE'), fc.array(oddString.filter((text) => text.length < 300), { minLength: 1, maxLength: 4 }).map((segments) => '/' + segments.map(uriComponent).join('/')).filter((path) => !knownPaths.includes(path) && !/^\/(batches|troubleshooting|docs|openapi)/.test(path)))
+      fc.tuple(fc.constantFrom('GET', 'POST', 'DELETE'), fc.array(oddString.filter((text) => text.length < 300), { minLength: 1, maxLength: 4 }).map((segments) => '/' + segments.map(uriComponent).join('/')).filter((path) => !knownPaths.includes(path) && path !== '/' && !/^\/(batches|troubleshooting|docs|openapi|ui|assets|sign-in|sign-out)/.test(path)))
     ),
     fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }),
     async ([method, url], body) => {

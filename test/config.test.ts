@@ -18,7 +18,8 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     requestTimeoutMs: 30_000,
     underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
     publicUrl: null,
-    email: null
+    email: null,
+    session: { secret: null, ttlMs: 12 * 3_600_000 }
   })
 })
 
@@ -47,6 +48,19 @@ t.test('e-mail: off without SMTP_URL; with it SMTP_FROM and PUBLIC_URL are requi
   t.throws(() => loadConfig({ ...on, PUBLIC_URL: 'nope' }), { message: /PUBLIC_URL/ })
   t.throws(() => loadConfig({ ...on, EMAIL_POLL_INTERVAL: '10ms' }), { message: /EMAIL_POLL_INTERVAL/ })
   t.throws(() => loadConfig({ ...on, EMAIL_SEND_LEASE: '10ms' }), { message: /EMAIL_SEND_LEASE/ })
+})
+
+t.test('the pages\' session and public address are read and validated', async (t) => {
+  const secret = 's'.repeat(32)
+  t.match(loadConfig({ SESSION_SECRET: secret, SESSION_TTL: '30m', PUBLIC_URL: 'https://reports.example.com/' }), {
+    session: { secret, ttlMs: 1_800_000 },
+    publicUrl: 'https://reports.example.com'
+  })
+  const short = 'too-short-secret'
+  const error = t.throws(() => loadConfig({ SESSION_SECRET: short }), { message: /SESSION_SECRET/ })
+  t.notOk(error instanceof Error && error.message.includes(short), 'the secret is not echoed')
+  t.throws(() => loadConfig({ SESSION_TTL: '30s' }), { message: /SESSION_TTL/ })
+  t.throws(() => loadConfig({ PUBLIC_URL: 'reports.example.com' }), { message: /PUBLIC_URL/ })
 })
 
 t.test('limits and the bootstrap key are read and validated', async (t) => {

@@ -217,3 +217,9 @@ export const emailDeliveries = pgTable('email_deliveries', {
   index('email_deliveries_due_idx').on(t.status, t.nextAttemptAt),
   index('email_deliveries_subscription_idx').on(t.subscriptionId, t.createdAt)
 ])
+// Secrets the service generates for itself (see schema.sqlite.ts).
+export const serviceSecrets = pgTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: epochMs('created_at').notNull()
+})

@@ -206,3 +206,10 @@ export const emailDeliveries = sqliteTable('email_deliveries', {
   index('email_deliveries_due_idx').on(t.status, t.nextAttemptAt),
   index('email_deliveries_subscription_idx').on(t.subscriptionId, t.createdAt)
 ])
+// Secrets the service generates for itself when the operator gives none (the session key when
+// SESSION_SECRET is unset): the first instance stores one, every other instance reads it.
+export const serviceSecrets = sqliteTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: integer('created_at').notNull()
+})

@@ -14,6 +14,8 @@ declare module 'fastify' {
      * every key (deny by default), so a forgotten declaration cannot open data to the world.
      */
     scope?: RouteAccess
+    /** A page: a signed-in browser's session counts as a reports:read key (GET and HEAD only). */
+    page?: boolean
   }
   interface FastifyInstance {
     apiKeys: ApiKeyRepository
@@ -47,6 +49,22 @@ function forbidden (detail: string): HttpProblem {
 }
 
 /**
+ * The key a signed-in browser's session names, narrowed to `reports:read`, when it is still
+ * live. Only for reading (GET and HEAD) a reports:read route or a page: a cookie the browser
+ * sends by itself never writes anything or reaches an admin route.
+ */
+async function sessionKey (apiKeys: ApiKeyRepository, request: FastifyRequest): Promise<StoredApiKey | null> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return null
+  const { scope, page } = request.routeOptions.config
+  if (scope !== 'reports:read' && page !== true) return null
+  const held = (request as Partial<FastifyRequest>).session?.get('key')
+  if (held === undefined) return null
+  const key = (await apiKeys.findByPrefix(held.prefix)).find((candidate) => candidate.id === held.id)
+  if (key === undefined || key.revokedAt !== null || !key.scopes.includes('reports:read')) return null
+  return { ...key, scopes: ['reports:read'] }
+}
+
+/**
  * Finds the API key of each request (without refusing anything yet), so that the rate limit,
  * which runs next, can count per key. Register before the rate limit, `authorization` after it.
  */
@@ -57,7 +75,15 @@ export const authentication = fp<{ apiKeys: ApiKeyRepository }>(async function a
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.scope === 'public' && !request.is404) return
     const token = bearerToken(request)
-    if (token === null || token === '') return
+    if (token === null) {
+      const key = await sessionKey(app.apiKeys, request)
+      if (key !== null) {
+        request.apiKey = key
+        request.tenantId = key.tenantId
+      }
+      return
+    }
+    if (token === '') return
     const key = await authenticateApiKey(app.apiKeys, token)
     if (key === null) return
     request.apiKey = key

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema, RouteOptions } from 'fastify'
 import { ProblemSchema, problemResponses } from '../schemas/common.js'
 import { BEARER_SCHEME } from './auth.js'
+import { docsPolicy, servedOverHttps } from './protection.js'
 
 export const OPENAPI_INFO = {
   title: 'Sync failure reports',
@@ -80,7 +81,8 @@ export default fp(async function openapi (app) {
   // Swagger UI's own routes cannot declare a scope, so this context marks them public.
   await app.register(async function documentation (docs) {
     docs.addHook('onRoute', (route) => { route.config = { ...route.config, scope: 'public' } })
-    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+    const https = servedOverHttps(app.config.publicUrl)
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: (header) => docsPolicy(header, https) })
   })
   app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () => app.swagger())
 }, { name: 'openapi' })

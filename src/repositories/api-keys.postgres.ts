@@ -1,5 +1,5 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
-import { apiKeys } from '../db/schema.postgres.js'
+import { apiKeys, serviceSecrets } from '../db/schema.postgres.js'
 import { openPostgres, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { apiKeyValues, toStoredApiKey, type ApiKeyRepository, type StoredApiKey } from './api-keys.js'
 import { guarded } from './postgres.js'
@@ -41,6 +41,14 @@ export class PostgresApiKeyRepository implements ApiKeyRepository {
     return await guarded(async () => {
       const [row] = await this.db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(apiKeys)
       return row?.n ?? 0
+    })
+  }
+
+  async serviceSecret (name: string, candidate: string, now: number): Promise<string> {
+    return await guarded(async () => {
+      await this.db.insert(serviceSecrets).values({ name, value: candidate, createdAt: now }).onConflictDoNothing()
+      const [row] = await this.db.select({ value: serviceSecrets.value }).from(serviceSecrets).where(eq(serviceSecrets.name, name))
+      return row?.value ?? candidate
     })
   }
 

@@ -1,5 +1,5 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
-import { apiKeys } from '../db/schema.sqlite.js'
+import { apiKeys, serviceSecrets } from '../db/schema.sqlite.js'
 import { openSqlite, type SqliteDb } from '../db/sqlite.js'
 import type Database from 'better-sqlite3'
 import { apiKeyValues, toStoredApiKey, type ApiKeyRepository, type ApiKeyRow, type StoredApiKey } from './api-keys.js'
@@ -39,6 +39,11 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
 
   async count (): Promise<number> {
     return this.db.select({ n: sql<number>`count(*)` }).from(apiKeys).get()?.n ?? 0
+  }
+
+  async serviceSecret (name: string, candidate: string, now: number): Promise<string> {
+    this.db.insert(serviceSecrets).values({ name, value: candidate, createdAt: now }).onConflictDoNothing().run()
+    return this.db.select({ value: serviceSecrets.value }).from(serviceSecrets).where(eq(serviceSecrets.name, name)).get()?.value ?? candidate
   }
 
   async close (): Promise<void> {

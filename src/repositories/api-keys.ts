@@ -17,6 +17,11 @@ export interface ApiKeyRepository {
   revoke (id: string, revokedAt: number, tenantId?: string): Promise<boolean>
   /** Number of keys ever created, revoked ones included. */
   count (): Promise<number>
+  /**
+   * The service secret of this name: the one stored, or `candidate`, stored now when none was.
+   * Instances racing to store one all get the first that committed.
+   */
+  serviceSecret (name: string, candidate: string, now: number): Promise<string>
   close (): Promise<void>
 }
 

@@ -1,14 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { CATEGORY_LIST, categoryInfo, isCategoryId, troubleshootingGuide, type CategoryId, type EventContext } from '../domain/index.js'
+import { CATEGORY_LIST, isCategoryId } from '../domain/index.js'
+import { categoryGuide } from '../services/reports.js'
 import { notFoundProblem } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
-import { CategoryGuideSchema, GuideQuerySchema, type CategoryGuide } from '../schemas/troubleshooting.js'
-
-function categoryGuide (id: CategoryId, context: EventContext): CategoryGuide {
-  const { title, summary, side, blocking, retryable, retryAdvice } = categoryInfo(id)
-  return { id, title, summary, side, blocking, retryable, retryAdvice, ...troubleshootingGuide(id, context) }
-}
+import { CategoryGuideSchema, GuideQuerySchema } from '../schemas/troubleshooting.js'
 
 const troubleshooting: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/troubleshooting', {
