@@ -590,16 +590,16 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures, in one snapshot.
-    return await guarded(async () => await inTransaction(this.db, async (tx) => {
-      const [box] = await tx.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures: one statement, one snapshot.
+    return await guarded(async () => {
+      const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
         .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
-        .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1)
-      if (box === undefined) return null
-      const rows = await tx.select().from(failures)
-        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.mailbox, box.mailbox)))
-      return oldestOfMailbox(rows.map(toFailureRecord), box.lastSyncedAt)
-    }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
+        .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).as('held')
+      const rows = await this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
+        .innerJoin(held, eq(failures.mailbox, held.mailbox))
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId)))
+      return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
+    })
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {

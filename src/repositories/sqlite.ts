@@ -558,14 +558,14 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures.
-    const box = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures, in one statement.
+    const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
       .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
-      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).get()
-    if (box === undefined) return null
-    const rows = this.db.select().from(failures)
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.mailbox, box.mailbox))).all()
-    return oldestOfMailbox(rows.map(toFailureRecord), box.lastSyncedAt)
+      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).as('held')
+    const rows = this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
+      .innerJoin(held, eq(failures.mailbox, held.mailbox))
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId))).all()
+    return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
