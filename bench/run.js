@@ -57,7 +57,7 @@ async function freePort () {
   })
 }
 
-async function waitForHttp (url, child, timeoutMs = 30_000) {
+async function waitForHttp (url, child, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
@@ -358,7 +358,10 @@ async function main () {
     LOG_LEVEL: 'warn',
     // Load shedding off: on a shared machine a busy neighbour would turn measured requests into 503s.
     MAX_EVENT_LOOP_DELAY: '0'
-  }, '/health/ready', SERVICE_NODE_ARGS)
+  }, '/health/ready', SERVICE_NODE_ARGS).catch(async (error) => {
+    if (pgSchema !== null) await pgQuery(`drop schema if exists "${pgSchema}" cascade`)
+    throw error
+  })
   let peakRss = 0
   const poll = setInterval(() => { try { peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB) } catch {} }, 250)
   try {
