@@ -128,7 +128,7 @@ t.test('counters equal a full recount after random interleavings of events, late
     const ok = await checkAgainstRecount(t, repository, tenantId, `run ${run}`)
     if (!ok) failures += 1
     return ok
-  }), { numRuns: TEST_DATABASE_URL === undefined ? 60 : 20, endOnFailure: true, seed: Number(process.env.COUNTERS_SEED ?? Date.now() % 1_000_000) })
+  }), { numRuns: TEST_DATABASE_URL === undefined ? 40 : 8, endOnFailure: true, seed: Number(process.env.COUNTERS_SEED ?? Date.now() % 1_000_000) })
   t.equal(failures, 0, `${run} runs, counters matched the recount in each`)
 })
 
