@@ -6,6 +6,7 @@ import { stallDetection, type StallDetection } from './domain/index.js'
 import { API_SCOPES } from './domain/api-keys.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
+import requestIds, { requestId } from './plugins/request-id.js'
 import problems, { clientErrorHandler, sendFrameworkError, validationProblem } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
@@ -23,6 +24,8 @@ import changeFeed from './plugins/change-feed.js'
 import stores from './plugins/stores.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
+import metrics from './plugins/metrics.js'
+import metricsRoutes from './routes/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -60,6 +63,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     return503OnClosing: true,
+    // Every request's id: the caller's valid x-request-id or a new UUID (see request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestId,
     forceCloseConnections: 'idle',
     frameworkErrors: sendFrameworkError,
     clientErrorHandler,
@@ -91,7 +97,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     }
     parseJson(request, bytes.toString('utf8'), done)
   })
+  await app.register(requestIds)
   await app.register(problems)
+  await app.register(metrics)
 
   const opened = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   const { apiKeys } = opened
@@ -122,5 +130,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(classifyRoutes)
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
+  await app.register(metricsRoutes)
   return app
 }
