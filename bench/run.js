@@ -3,7 +3,8 @@
 // The load generator (autocannon) runs in this process; each server runs in a child process.
 // Sizes: BENCH_EVENTS (1,000,000), BENCH_MAILBOXES (100,000), BENCH_DURATION (seconds, 10),
 // BENCH_CONNECTIONS (10), BENCH_BULK_CONNECTIONS (4), BENCH_SERVICE_NODE_ARGS,
-// BENCH_KEEP_DB=1 keeps the database file for inspection
+// BENCH_DATABASE_URL (postgres://...: the service runs on PostgreSQL, in a schema of its own
+// that is dropped afterwards; default SQLite), BENCH_KEEP_DB=1 keeps the database for inspection
 // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service).
 // Each timed run also reports the service's CPU time per request (per event for bulk), read
 // from /proc; it varies less between runs than throughput on a shared machine. Last, the seed
@@ -16,6 +17,7 @@ import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import pg from 'pg'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const HOST = '127.0.0.1'
@@ -26,6 +28,9 @@ const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 10)
 const BULK_CONNECTIONS = intFromEnv('BENCH_BULK_CONNECTIONS', 4)
 const SERVICE_NODE_ARGS = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
 const BULK_SIZE = 1000
+const PG_URL = process.env.BENCH_DATABASE_URL === '' ? undefined : process.env.BENCH_DATABASE_URL
+// The summaries are measured at this many mailboxes too, in the same run: their cost must not grow with the batch.
+const SMALL_MAILBOXES = Math.max(1, Math.floor(MAILBOXES / 10))
 // The service creates this admin key for itself at start (BOOTSTRAP_ADMIN_KEY).
 const BENCH_KEY = 'sfr_' + 'k'.repeat(43)
 const AUTH = { authorization: `Bearer ${BENCH_KEY}` }
@@ -52,7 +57,7 @@ async function freePort () {
   })
 }
 
-async function waitForHttp (url, child, timeoutMs = 30_000) {
+async function waitForHttp (url, child, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
@@ -110,7 +115,7 @@ async function cannon (options) {
   const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, timeout: 120, ...options, headers: { ...AUTH, ...(options.headers ?? {}) } })
   const ok = result['2xx']
   if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
-    throw new Error(`${options.title}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total}`)
+    throw new Error(`${options.title}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx of ${result.requests.total} (${JSON.stringify(result.statusCodeStats)})`)
   }
   return {
     requests: ok,
@@ -182,17 +187,17 @@ function bulkBody (start, end) {
  * With `prebuilt`, every body is built before the clock starts: a server that takes a bulk in
  * a few milliseconds would otherwise be measured waiting for this process to build the next.
  */
-async function bulkOfSeed (base, total = EVENTS, prebuilt = false) {
+async function bulkOfSeed (base, total = EVENTS, prebuilt = false, from = 0) {
   const bodies = []
   if (prebuilt) for (let start = 0; start < total; start += BULK_SIZE) bodies.push(bulkBody(start, Math.min(total, start + BULK_SIZE)))
-  let next = 0
+  let next = from
   // Timed here: autocannon's own duration counts whole seconds, too coarse for a short run.
   const started = performance.now()
   const result = await cannon({
     title: 'bulk',
     url: base,
-    connections: BULK_CONNECTIONS,
-    amount: Math.ceil(total / BULK_SIZE),
+    connections: Math.min(BULK_CONNECTIONS, Math.ceil((total - from) / BULK_SIZE)),
+    amount: Math.ceil((total - from) / BULK_SIZE),
     requests: [{
       method: 'POST',
       path: '/events/bulk',
@@ -201,13 +206,13 @@ async function bulkOfSeed (base, total = EVENTS, prebuilt = false) {
         const start = next
         next = Math.min(total, next + BULK_SIZE)
         // autocannon may ask for one more request than `amount` at the very end: a retry of the first.
-        if (start === next) return { ...request, body: bodies[0] ?? bulkBody(0, 1) }
+        if (start === next) return { ...request, body: bodies[0] ?? bulkBody(from, from + 1) }
         return { ...request, body: prebuilt ? bodies[start / BULK_SIZE] : bulkBody(start, next) }
       }
     }]
   })
   const seconds = (performance.now() - started) / 1000
-  return { ...result, seconds, eventsPerSec: next / seconds, events: next }
+  return { ...result, seconds, eventsPerSec: (next - from) / seconds, events: next - from }
 }
 
 /**
@@ -255,6 +260,54 @@ async function deepCursor (base) {
   return { cursor, depth: seen }
 }
 
+async function pgQuery (text) {
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+/** The URL with a search_path of `schema` (libpq's options parameter, which node-postgres reads). */
+function withSearchPath (url, schema) {
+  const parsed = new URL(url)
+  parsed.searchParams.set('options', `-c search_path=${schema}`)
+  return parsed.toString()
+}
+
+/** What a dashboard polls: GET /batches/:id, the report's first page and GET /batches, CONNECTIONS at once. */
+async function summaryReads (base, pid, label) {
+  const urls = { detail: `${base}/batches/${BATCH}`, firstPage: `${base}/batches/${BATCH}/errors`, list: `${base}/batches` }
+  const results = {}
+  for (const [name, url] of Object.entries(urls)) {
+    await cannon({ title: 'warm-up', url, duration: 1 })
+    results[name] = await withCpu(pid, async () => await cannon({ title: `${name} at ${label}`, url }))
+    console.log(`${name} at ${label}: ${round(results[name].reqPerSec, 0)} req/s, p50 ${results[name].p50Ms} ms, p99 ${results[name].p99Ms} ms`)
+  }
+  return results
+}
+
+/** Rows of the summary reads at both sizes; the ratio column holds big p50 / small p50 (target <= 1.5). */
+function summaryRows (small, big, p99Target) {
+  const names = { detail: 'GET /batches/:id', firstPage: 'GET report, first page', list: 'GET /batches' }
+  return Object.entries(names).flatMap(([key, name]) => [
+    { name: `${name} at ${SMALL_MAILBOXES} mailboxes`, throughput: small[key].reqPerSec, unit: 'req/s', cpu: small[key].cpuMicrosPerUnit, p50: small[key].p50Ms, p99: small[key].p99Ms, target: '' },
+    {
+      name: `${name} at ${MAILBOXES} mailboxes`,
+      throughput: big[key].reqPerSec,
+      unit: 'req/s',
+      cpu: big[key].cpuMicrosPerUnit,
+      p50: big[key].p50Ms,
+      p99: big[key].p99Ms,
+      sizeRatio: big[key].cpuMicrosPerUnit / small[key].cpuMicrosPerUnit,
+      target: `p99 < ${p99Target} ms, CPU/req <= 1.5x the small batch's`,
+      met: big[key].p99Ms < p99Target && big[key].cpuMicrosPerUnit <= 1.5 * small[key].cpuMicrosPerUnit
+    }
+  ])
+}
+
 function gitCommit () {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
@@ -293,20 +346,33 @@ async function main () {
   console.log(`durable bulk insert (bare route, one row an event): ${round(durableBulk.eventsPerSec, 0)} events/s`)
   await stopChild(durable.child)
 
-  // 3. The service on a fresh SQLite file.
+  // 3. The service on a fresh SQLite file, or a fresh PostgreSQL schema.
   const dir = mkdtempSync(join(tmpdir(), 'sfr-bench-'))
+  const pgSchema = PG_URL === undefined ? null : `bench_${process.pid}_${Date.now()}`
+  if (pgSchema !== null) await pgQuery(`create schema "${pgSchema}"`)
+  const databaseUrl = pgSchema === null ? join(dir, 'bench.db') : withSearchPath(PG_URL, pgSchema)
   const service = await startChild(join(ROOT, 'dist', 'src', 'server.js'), {
-    DATABASE_URL: join(dir, 'bench.db'),
+    DATABASE_URL: databaseUrl,
     BOOTSTRAP_ADMIN_KEY: BENCH_KEY,
     RATE_LIMIT_MAX: '999999999',
-    LOG_LEVEL: 'warn'
-  }, '/health/ready', SERVICE_NODE_ARGS)
+    LOG_LEVEL: 'warn',
+    // Load shedding off: on a shared machine a busy neighbour would turn measured requests into 503s.
+    MAX_EVENT_LOOP_DELAY: '0'
+  }, '/health/ready', SERVICE_NODE_ARGS).catch(async (error) => {
+    if (pgSchema !== null) await pgQuery(`drop schema if exists "${pgSchema}" cascade`)
+    throw error
+  })
   let peakRss = 0
   const poll = setInterval(() => { try { peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB) } catch {} }, 250)
   try {
     const seedStart = Date.now()
-    const bulk = await withCpu(service.child.pid, async () => await bulkOfSeed(service.base), (result) => result.events)
-    console.log(`bulk (seed): ${bulk.events} events in ${round((Date.now() - seedStart) / 1000)} s, ${round(bulk.eventsPerSec, 0)} events/s`)
+    // The first SMALL_MAILBOXES events are one event of each of that many mailboxes.
+    const smallBulk = await withCpu(service.child.pid, async () => await bulkOfSeed(service.base, SMALL_MAILBOXES), (result) => result.events)
+    const smallSummaries = await summaryReads(service.base, service.child.pid, `${SMALL_MAILBOXES} mailboxes`)
+    const restBulk = await withCpu(service.child.pid, async () => await bulkOfSeed(service.base, EVENTS, false, SMALL_MAILBOXES), (result) => result.events)
+    const bulk = { ...restBulk, events: smallBulk.events + restBulk.events, eventsPerSec: restBulk.eventsPerSec }
+    console.log(`bulk (seed): ${bulk.events} events in ${round((Date.now() - seedStart) / 1000)} s, ${round(bulk.eventsPerSec, 0)} events/s after the first ${SMALL_MAILBOXES}`)
+    const summaries = await summaryReads(service.base, service.child.pid, `${MAILBOXES} mailboxes`)
 
     const firstPageUrl = `${service.base}/batches/${BATCH}/errors`
     await cannon({ title: 'warm-up', url: firstPageUrl, duration: 2 })
@@ -325,6 +391,7 @@ async function main () {
     clearInterval(poll)
     peakRss = Math.max(peakRss, memoryOf(service.child.pid).peakMiB)
     await stopChild(service.child)
+    const readTarget = pgSchema === null ? 10 : 20
 
     const layers = await seedInProcess(join(dir, 'layers.db'))
     console.log(`in process, no HTTP: classification + fingerprint ${round(layers.domainMicrosPerEvent)} us/event, ` +
@@ -335,10 +402,11 @@ async function main () {
       { name: 'hello-world GET / (ceiling)', throughput: ceiling.reqPerSec, unit: 'req/s', p50: ceiling.p50Ms, p99: ceiling.p99Ms, target: '' },
       { name: 'bare durable insert (reference)', throughput: durableInsert.reqPerSec, unit: 'req/s', cpu: durableInsert.cpuMicrosPerUnit, p50: durableInsert.p50Ms, p99: durableInsert.p99Ms, target: '' },
       { name: 'bare durable bulk insert (reference)', throughput: durableBulk.eventsPerSec, unit: 'events/s', cpu: durableBulk.cpuMicrosPerUnit, p50: durableBulk.p50Ms, p99: durableBulk.p99Ms, target: '' },
-      { name: 'POST /events (single)', throughput: ingest.reqPerSec, unit: 'req/s', cpu: ingest.cpuMicrosPerUnit, p50: ingest.p50Ms, p99: ingest.p99Ms, target: '>= 0.5x ceiling', met: ingest.reqPerSec >= 0.5 * ceiling.reqPerSec },
-      { name: `POST /events/bulk (${BULK_SIZE}/req)`, throughput: bulk.eventsPerSec, unit: 'events/s', cpu: bulk.cpuMicrosPerUnit, p50: bulk.p50Ms, p99: bulk.p99Ms, target: '>= 50,000 events/s', met: bulk.eventsPerSec >= 50_000 },
+      { name: 'POST /events (single)', throughput: ingest.reqPerSec, unit: 'req/s', cpu: ingest.cpuMicrosPerUnit, p50: ingest.p50Ms, p99: ingest.p99Ms, vsReference: ingest.reqPerSec / durableInsert.reqPerSec, target: '>= 0.5x bare durable insert', met: ingest.reqPerSec >= 0.5 * durableInsert.reqPerSec },
+      { name: `POST /events/bulk (${BULK_SIZE}/req)`, throughput: bulk.eventsPerSec, unit: 'events/s', cpu: bulk.cpuMicrosPerUnit, p50: bulk.p50Ms, p99: bulk.p99Ms, vsReference: bulk.eventsPerSec / durableBulk.eventsPerSec, target: '>= 0.3x bare durable bulk', met: bulk.eventsPerSec >= 0.3 * durableBulk.eventsPerSec },
       { name: 'GET report, first page', throughput: firstPage.reqPerSec, unit: 'req/s', cpu: firstPage.cpuMicrosPerUnit, p50: firstPage.p50Ms, p99: firstPage.p99Ms, target: 'p99 < 20 ms', met: firstPage.p99Ms < 20 },
-      { name: `GET report, deep page (${deep.depth})`, throughput: deepPage.reqPerSec, unit: 'req/s', cpu: deepPage.cpuMicrosPerUnit, p50: deepPage.p50Ms, p99: deepPage.p99Ms, target: 'p99 < 20 ms', met: deepPage.p99Ms < 20 }
+      { name: `GET report, deep page (${deep.depth})`, throughput: deepPage.reqPerSec, unit: 'req/s', cpu: deepPage.cpuMicrosPerUnit, p50: deepPage.p50Ms, p99: deepPage.p99Ms, target: 'p99 < 20 ms', met: deepPage.p99Ms < 20 },
+      ...summaryRows(smallSummaries, summaries, readTarget)
     ].map((row) => ({ ...row, ratio: row.unit === 'req/s' ? row.throughput / ceiling.reqPerSec : null }))
     // The target is in MB (10^6 bytes); /proc reports KiB.
     const peakMB = peakRss * 1.048576
@@ -349,6 +417,8 @@ async function main () {
       measure: row.name,
       throughput: `${round(row.throughput, 0)} ${row.unit}`,
       'x ceiling': row.ratio === null ? '' : round(row.ratio, 2),
+      'x reference': row.vsReference === undefined ? '' : round(row.vsReference, 2),
+      'CPU x small': row.sizeRatio === undefined ? '' : round(row.sizeRatio, 2),
       'p50 ms': row.p50,
       'p99 ms': row.p99,
       'service CPU us': row.cpu === undefined ? '' : round(row.cpu, 0),
@@ -360,13 +430,13 @@ async function main () {
     const commit = gitCommit()
     const date = new Date().toISOString().slice(0, 10)
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
-    const file = join(ROOT, 'bench', 'results', `${date}-${commit}.json`)
+    const file = join(ROOT, 'bench', 'results', `${date}-${commit}${pgSchema === null ? '' : '-postgres'}.json`)
     writeFileSync(file, JSON.stringify({
       date: new Date().toISOString(),
       commit,
       machine,
-      settings: { events: EVENTS, mailboxes: MAILBOXES, durationSeconds: DURATION, connections: CONNECTIONS, bulkConnections: BULK_CONNECTIONS, bulkSize: BULK_SIZE },
-      results: rows.map(({ name, throughput, unit, ratio, p50, p99, cpu, target, met }) => ({ name, throughput: round(throughput), unit, ratio: ratio === null ? null : round(ratio, 3), p50Ms: p50, p99Ms: p99, serviceCpuMicrosPerUnit: cpu === undefined ? undefined : round(cpu), target, met })),
+      settings: { store: pgSchema === null ? 'sqlite' : 'postgres', load: readFileSync('/proc/loadavg', 'utf8').trim(), events: EVENTS, mailboxes: MAILBOXES, durationSeconds: DURATION, connections: CONNECTIONS, bulkConnections: BULK_CONNECTIONS, bulkSize: BULK_SIZE },
+      results: rows.map(({ name, throughput, unit, ratio, vsReference, p50, p99, cpu, sizeRatio, target, met }) => ({ name, throughput: round(throughput), unit, ratio: ratio === null ? null : round(ratio, 3), vsReference: vsReference === undefined ? undefined : round(vsReference, 3), p50Ms: p50, p99Ms: p99, serviceCpuMicrosPerUnit: cpu === undefined ? undefined : round(cpu), cpuVsSmallBatch: sizeRatio === undefined ? undefined : round(sizeRatio, 2), target, met })),
       peakRss: rss,
       inProcessMicrosPerEvent: { domain: round(layers.domainMicrosPerEvent), repositoryWrite: round(layers.storeMicrosPerEvent) },
       totalSeconds: round((Date.now() - started) / 1000)
@@ -375,8 +445,11 @@ async function main () {
   } finally {
     clearInterval(poll)
     await stopChild(service.child)
-    if (process.env.BENCH_KEEP_DB === '1') console.log(`database kept in ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
+    if (process.env.BENCH_KEEP_DB === '1') console.log(`database kept in ${pgSchema ?? dir}`)
+    else {
+      rmSync(dir, { recursive: true, force: true })
+      if (pgSchema !== null) await pgQuery(`drop schema if exists "${pgSchema}" cascade`)
+    }
   }
 }
 

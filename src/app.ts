@@ -4,7 +4,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { stallDetection, type StallDetection } from './domain/index.js'
 import { API_SCOPES } from './domain/api-keys.js'
-import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
 import requestIds, { requestId } from './plugins/request-id.js'
@@ -22,6 +21,7 @@ import healthRoutes from './routes/health.js'
 import classifyRoutes from './routes/classify.js'
 import apiKeyRoutes from './routes/api-keys.js'
 import changeFeed from './plugins/change-feed.js'
+import stores from './plugins/stores.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
 import metrics from './plugins/metrics.js'
@@ -38,7 +38,6 @@ import pageRoutes from './pages/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    failures: FailureRepository
     /** Milliseconds since the epoch; injectable so tests control time. */
     clock: () => number
     config: Config
@@ -113,14 +112,14 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(problems)
   await app.register(metrics)
 
-  const { repository, apiKeys, emails } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
-  app.decorate('failures', repository)
-  app.decorate('reports', new ReportService(repository))
+  const opened = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
+  const { apiKeys, emails } = opened
+  await app.register(stores, { stores: opened })
+  app.decorate('reports', new ReportService(opened.repository))
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)
   app.decorate('config', config)
   app.decorate('stallDetection', () => stallDetection(clock(), config.stallAfterMs))
-  app.addHook('onClose', async () => { await Promise.all([repository.close(), apiKeys.close(), emails?.close()]) })
   if (await bootstrapAdminKey(apiKeys, config.bootstrapAdminKey, app.clock())) {
     app.log.info({ tenantId: DEFAULT_TENANT }, 'created the bootstrap admin key from BOOTSTRAP_ADMIN_KEY')
   }

@@ -33,11 +33,15 @@ export const mailboxes = pgTable('mailboxes', {
   lastEventAt: epochMs('last_event_at').notNull(),
   lastSyncedAt: epochMs('last_synced_at'),
   lastFailedAt: epochMs('last_failed_at'),
-  eventCount: integer('event_count').notNull()
+  eventCount: integer('event_count').notNull(),
+  // The earliest heldUpSince of the mailbox's open blocking failures; null when none is open.
+  heldUpSince: epochMs('held_up_since')
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] }),
   // The stall sweep reads only the mailboxes whose last sync is old enough.
-  index('mailboxes_last_synced_idx').on(t.tenantId, t.batchId, t.lastSyncedAt, t.firstEventAt)
+  index('mailboxes_last_synced_idx').on(t.tenantId, t.batchId, t.lastSyncedAt, t.firstEventAt),
+  // The batch's oldest blocking failure: the first entry of this index.
+  index('mailboxes_held_up_idx').on(t.tenantId, t.batchId, t.heldUpSince, t.mailbox)
 ])
 
 export const events = pgTable('events', {
@@ -223,3 +227,13 @@ export const serviceSecrets = pgTable('service_secrets', {
   value: text('value').notNull(),
   createdAt: epochMs('created_at').notNull()
 })
+// A batch's summary counts, kept by the writes that change them (src/domain/counts.ts): one row
+// per counter (mailboxesSeen, mailboxesBlocked, open:<category>, ...).
+export const batchCounters = pgTable('batch_counters', {
+  tenantId: text('tenant_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  name: text('name').notNull(),
+  value: bigint('value', { mode: 'number' }).notNull()
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.batchId, t.name] })
+])

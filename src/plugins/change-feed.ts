@@ -52,4 +52,4 @@ export default fp(async (app) => {
   const purge = new BackgroundTimer(PURGE_INTERVAL_MS, feed.purgeExpired, (error) => { app.log.error({ err: error }, 'change feed purge failed') })
   app.addHook('onReady', async () => { purge.start() })
   app.addHook('preClose', async () => { await purge.stop() })
-}, { name: 'change-feed' })
+}, { name: 'change-feed', dependencies: ['stores'] })

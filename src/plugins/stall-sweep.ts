@@ -19,4 +19,4 @@ export default fp(async (app) => {
     await timer.stop()
     await sweep.idle()
   })
-}, { name: 'stall-sweep', dependencies: ['change-feed', 'metrics'] })
+}, { name: 'stall-sweep', dependencies: ['stores', 'change-feed', 'metrics'] })

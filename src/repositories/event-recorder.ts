@@ -1,5 +1,5 @@
 import {
-  advanceMailbox, diffMailbox,
+  advanceMailbox, CounterDeltas, diffMailbox, type CounterDelta,
   type FailureState, type LifecycleEvent, type MailboxState
 } from '../domain/index.js'
 import { draftFromLifecycle, type Change, type ChangeDraft } from '../domain/changes.js'
@@ -36,6 +36,8 @@ export interface RecordingTx {
   loadHistory (tenantId: string, key: MailboxKey): Promise<LifecycleEvent[]>
   saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void>
   touchBatches (tenantId: string, batches: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void>
+  /** Adds the deltas to the batches' counters (after touchBatches: rows locked in one order by every writer). */
+  addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void>
   /**
    * Numbers the drafts with the tenant's next change seqs and stores them; the last statement
    * of the write, so a dialect that serialises on the tenant's counter holds it only briefly.
@@ -87,6 +89,7 @@ export async function recordEvents (
   const states = await tx.loadMailboxes(tenantId, [...keys.values()])
   const writes: MailboxWrite[] = []
   const drafts: ChangeDraft[] = []
+  const counters = new CounterDeltas()
   for (const [id, group] of arrived) {
     const before = states.get(id) ?? null
     const after = await advanceMailbox(before, group.events, async () => await tx.loadHistory(tenantId, group.key))
@@ -96,6 +99,7 @@ export async function recordEvents (
     const stamped = new Map(changed.map((failure) => [failure.category, failure]))
     const state = { ...after, failures: after.failures.map((failure) => stamped.get(failure.category) ?? failure) }
     states.set(id, state)
+    counters.add(group.key.batchId, before?.failures ?? null, state.failures)
     writes.push({ ...group.key, state, changed })
     for (const change of diff.changes) {
       const failure = state.failures.find((candidate) => candidate.category === change.category)
@@ -114,6 +118,8 @@ export async function recordEvents (
     })
   }
   await tx.touchBatches(tenantId, [...batches.values()], receivedAt)
+  const deltas = counters.rows()
+  if (deltas.length > 0) await tx.addCounters(tenantId, deltas)
   const changes = drafts.length === 0 ? [] : await tx.appendChanges(tenantId, drafts, receivedAt)
 
   const outcomes = events.map((event, index): RecordOutcome => {

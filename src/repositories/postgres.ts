@@ -1,15 +1,15 @@
-import { and, asc, desc, eq, gt, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import {
-  BLOCKING_CATEGORIES, STALL_CATEGORY,
-  type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
+  BLOCKING_CATEGORIES, countersOf, SEEN_COUNTER, STALL_CATEGORY,
+  type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.postgres.js'
-import { batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.postgres.js'
+import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.postgres.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
@@ -22,8 +22,8 @@ import {
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
-  toEventPage, toLifecycleEvent, toMailboxState
+  heldUpRefresh, mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
+  toEventPage, toLifecycleEvent, toMailboxState, countsByBatch, oldestOfMailbox, openCategoriesOf
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
@@ -116,12 +116,27 @@ async function appendChanges (tx: PostgresTx, channel: string, tenantId: string,
   return numbered
 }
 
+/**
+ * Adds the deltas to the batches' counters, rows in (batch, name) order. Every writer of a
+ * batch has locked its batches row first (touchBatches), so this adds no wait of its own.
+ */
+async function addCounters (tx: PostgresTx, tenantId: string, deltas: CounterDelta[]): Promise<void> {
+  for (const part of chunks(deltas)) {
+    await tx.insert(batchCounters).values(part.map(({ batchId, name, delta }) => ({ tenantId, batchId, name, value: delta })))
+      .onConflictDoUpdate({ target: [batchCounters.tenantId, batchCounters.batchId, batchCounters.name], set: { value: sql`${batchCounters.value} + excluded.value` } })
+  }
+}
+
 class PostgresRecordingTx implements RecordingTx {
   /** `locked`: the mailboxes lockMailboxes locked (and gave placeholders) for this write. */
   constructor (private readonly tx: PostgresTx, private readonly channel: string, private readonly locked: MailboxKey[]) {}
 
   async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
     return await appendChanges(this.tx, this.channel, tenantId, drafts, recordedAt)
+  }
+
+  async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {
+    await addCounters(this.tx, tenantId, deltas)
   }
 
   async insertEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<Array<number | null>> {
@@ -239,16 +254,23 @@ class PostgresSweepingTx implements SweepingTx {
     }))
   }
 
-  async blockedMailboxes (tenantId: string, batchId: string, names: string[], categories: readonly CategoryId[]): Promise<Set<string>> {
-    if (names.length === 0) return new Set()
-    const rows = await this.tx.select({ mailbox: failures.mailbox }).from(failures)
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, names),
-        eq(failures.status, 'open'), inArray(failures.category, [...categories])))
-    return new Set(rows.map((row) => row.mailbox))
+  async openCategories (tenantId: string, batchId: string, names: string[]): Promise<Map<string, CategoryId[]>> {
+    if (names.length === 0) return new Map()
+    const rows = await this.tx.select({ mailbox: failures.mailbox, category: failures.category }).from(failures)
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, names), eq(failures.status, 'open')))
+    return openCategoriesOf(rows)
   }
 
   async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]) {
     return (await this.tx.execute<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names))).rows.map(fromRawFailure)
+  }
+
+  async refreshHeldUp (tenantId: string, batchId: string, names: string[]): Promise<void> {
+    await this.tx.execute(heldUpRefresh('greatest', tenantId, batchId, names))
+  }
+
+  async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {
+    await addCounters(this.tx, tenantId, deltas)
   }
 
   async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
@@ -295,6 +317,27 @@ async function lockMailboxes (tx: PostgresTx, tenantId: string, keys: MailboxKey
     order by m.batch_id, m.mailbox for update`)
 }
 
+/** A batch's counts from its rows, recounted (placeholders of writes under way are not mailboxes). */
+async function recount (tx: PostgresTx, tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+  const counts = new Map<string, BatchCounts>()
+  for (const part of chunks(batchIds)) {
+    const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
+      .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part), gt(mailboxes.eventCount, 0)))
+      .groupBy(mailboxes.batchId)
+    const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
+    const mailboxRows = await tx.select({
+      batchId: failures.batchId,
+      withOpen: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number),
+      blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`.mapWith(Number),
+      stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`.mapWith(Number)
+    }).from(failures).where(open).groupBy(failures.batchId)
+    const categoryRows = await tx.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
+      .from(failures).where(open).groupBy(failures.batchId, failures.category)
+    addBatchCounts(counts, seen, mailboxRows, categoryRows)
+  }
+  return counts
+}
+
 export interface PostgresRepositoryOptions extends PostgresOptions {
   url: string
 }
@@ -316,7 +359,42 @@ export class PostgresFailureRepository implements FailureRepository {
   /** Connects, applies pending migrations (one instance at a time) and returns the repository. */
   static async open (options: PostgresRepositoryOptions): Promise<PostgresFailureRepository> {
     const { db, migrationsSchema } = await openPostgres(options.url, options)
-    return new PostgresFailureRepository(db, migrationsSchema, options.url, options)
+    const repository = new PostgresFailureRepository(db, migrationsSchema, options.url, options)
+    try {
+      await repository.backfillCounters()
+    } catch (error) {
+      await repository.close()
+      throw error
+    }
+    return repository
+  }
+
+  /**
+   * Counters for the batches stored before they were kept (every batch that has a mailbox has a
+   * mailboxesSeen counter once kept), recounted once. Each batch in one transaction that holds
+   * the sweep lease's key and locks the batch's mailboxes, then its batches row, in the order
+   * writers take them: no write or sweep of the batch runs meanwhile, and those that wait add
+   * their deltas to the recount.
+   */
+  private async backfillCounters (): Promise<void> {
+    const missing = await this.db.execute<{ tenant_id: string, batch_id: string }>(sql`select tenant_id, batch_id from ${batches} b
+      where not exists (select 1 from ${batchCounters} c where c.tenant_id = b.tenant_id and c.batch_id = b.batch_id
+        and c.name = ${SEEN_COUNTER})`)
+    for (const { tenant_id: tenantId, batch_id: batchId } of missing.rows) {
+      await this.retried(async () => await inTransaction(this.db, async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${this.sweepLeaseKey()}))`)
+        await tx.execute(sql`select 1 from ${mailboxes} m where m.tenant_id = ${tenantId} and m.batch_id = ${batchId} order by m.mailbox for update`)
+        await tx.execute(sql`select 1 from ${batches} where tenant_id = ${tenantId} and batch_id = ${batchId} for update`)
+        const counts = (await recount(tx, tenantId, [batchId])).get(batchId)
+        await tx.delete(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), eq(batchCounters.batchId, batchId)))
+        if (counts !== undefined) await addCounters(tx, tenantId, countersOf(batchId, counts))
+        await tx.execute(heldUpRefresh('greatest', tenantId, batchId, null))
+      }))
+    }
+  }
+
+  private sweepLeaseKey (): string {
+    return `stall-sweep:${this.migrationsSchema}`
   }
 
   async recordEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<RecordResult> {
@@ -399,7 +477,7 @@ export class PostgresFailureRepository implements FailureRepository {
    */
   async withSweepLease (work: () => Promise<void>): Promise<boolean> {
     const client = this.sessionClient()
-    const key = `stall-sweep:${this.migrationsSchema}`
+    const key = this.sweepLeaseKey()
     try {
       await guarded(async () => { await client.connect() })
       const { rows: [row] } = await guarded(async () => await client.query<{ locked: boolean }>(
@@ -504,40 +582,33 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
-    const counts = new Map<string, BatchCounts>()
-    if (batchIds.length === 0) return counts
-    // The three reads see one snapshot, so the counts agree with each other.
-    return await guarded(async () => await inTransaction(this.db, async (tx) => {
+    if (batchIds.length === 0) return new Map()
+    return await guarded(async () => {
+      const rows: Array<{ batchId: string, name: string, value: number }> = []
       for (const part of chunks(batchIds)) {
-        const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
-          .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
-          .groupBy(mailboxes.batchId)
-        const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
-        const mailboxRows = await tx.select({
-          batchId: failures.batchId,
-          withOpen: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number),
-          blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`.mapWith(Number),
-          stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`.mapWith(Number)
-        }).from(failures).where(open).groupBy(failures.batchId)
-        const categoryRows = await tx.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
-          .from(failures).where(open).groupBy(failures.batchId, failures.category)
-        addBatchCounts(counts, seen, mailboxRows, categoryRows)
+        rows.push(...await this.db.select({ batchId: batchCounters.batchId, name: batchCounters.name, value: batchCounters.value })
+          .from(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), inArray(batchCounters.batchId, part))))
       }
-      return counts
-    }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
+      return countsByBatch(rows)
+    })
+  }
+
+  /** The counts of countBatches, counted from the stored rows (a full scan of each batch): the backfill's and the tests' reference. */
+  async recountBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+    return await guarded(async () => await inTransaction(this.db, async (tx) => await recount(tx, tenantId, batchIds),
+      { isolationLevel: 'repeatable read', accessMode: 'read only' }))
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    const heldUpSince = sql<number>`case when ${mailboxes.lastSyncedAt} > ${failures.firstSeenAt}
-      then ${mailboxes.lastSyncedAt} else ${failures.firstSeenAt} end`.mapWith(Number)
+    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures: one statement, one snapshot.
     return await guarded(async () => {
-      const [row] = await this.db.select({ row: failures, heldUpSince }).from(failures)
-        .innerJoin(mailboxes, and(eq(mailboxes.tenantId, failures.tenantId), eq(mailboxes.batchId, failures.batchId), eq(mailboxes.mailbox, failures.mailbox)))
-        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
-          inArray(failures.category, [...BLOCKING_CATEGORIES])))
-        .orderBy(asc(heldUpSince), asc(failures.mailbox), asc(failures.category))
-        .limit(1)
-      return row === undefined ? null : { failure: toFailureRecord(row.row), heldUpSince: row.heldUpSince }
+      const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
+        .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).as('held')
+      const rows = await this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
+        .innerJoin(held, eq(failures.mailbox, held.mailbox))
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId)))
+      return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
     })
   }
 
@@ -546,7 +617,7 @@ export class PostgresFailureRepository implements FailureRepository {
       const [row] = await this.db.select().from(mailboxes)
         .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox)))
       if (row === undefined) return null
-      const { tenantId: _tenant, ...record } = row
+      const { tenantId: _tenant, heldUpSince: _held, ...record } = row
       return record
     })
   }

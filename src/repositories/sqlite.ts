@@ -1,13 +1,13 @@
 import type Database from 'better-sqlite3'
-import { and, asc, desc, eq, getTableColumns, gt, inArray, is, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, gt, inArray, is, isNotNull, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
 import {
-  BLOCKING_CATEGORIES, STALL_CATEGORY,
-  type BatchCounts, type CategoryId, type LifecycleEvent, type MailboxState, type StallDetection
+  BLOCKING_CATEGORIES, countersOf, SEEN_COUNTER, STALL_CATEGORY,
+  type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import { openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
-import { batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
+import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
@@ -20,10 +20,11 @@ import {
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
+  heldUpRefresh, mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
   type BoundPosition,
   toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
-  type StoredEventRow, type StoredFailureRow, type StoredMailboxRow
+  type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
+  countsByBatch, oldestOfMailbox, openCategoriesOf
 } from './stored-rows.js'
 import type {
   BatchPage, BatchPosition, BatchRecord, ClassifiedEvent, EventPage, EventPosition,
@@ -44,35 +45,6 @@ class WriteQueue {
 }
 
 type Statement = Database.Statement
-
-/**
- * Remembers read results until this connection changes any row. One instance owns a SQLite
- * file and every write to it goes through this connection, so `total_changes()` moving is
- * exactly "the answer may have changed": whole-batch counts need not be recounted per read.
- */
-class ChangeMemo {
-  private readonly changes: Statement
-  private readonly entries = new Map<string, { changes: number, value: unknown }>()
-
-  constructor (client: Database.Database) {
-    this.changes = client.prepare('select total_changes() as n').pluck()
-  }
-
-  current (): number {
-    return this.changes.get() as number
-  }
-
-  get<T> (key: string, compute: () => T): T {
-    const changes = this.current()
-    const entry = this.entries.get(key)
-    if (entry !== undefined && entry.changes === changes) return entry.value as T
-    const value = compute()
-    // Keep the memo bounded; batches read once are cheap to recount.
-    if (this.entries.size >= 10_000) this.entries.clear()
-    this.entries.set(key, { changes: this.current(), value })
-    return value
-  }
-}
 
 const EVENT_COLUMNS = 'seq, occurred_at as occurredAt, outcome, category, rule, code, message, context'
 
@@ -126,6 +98,7 @@ class WriteStatements {
   readonly upsertFailure: ReturnType<typeof preparedWrite>
   readonly touchBatch: Statement
   readonly bumpCounter: Statement
+  readonly addCounter: Statement
   readonly insertChange: ReturnType<typeof preparedWrite>
   readonly begin: Statement
   readonly savepoint: Statement
@@ -167,6 +140,12 @@ class WriteStatements {
     this.bumpCounter = client.prepare(`insert into change_counters (tenant_id, last_seq) values (?, ?)
       on conflict (tenant_id) do update set last_seq = last_seq + excluded.last_seq returning last_seq`).pluck()
     this.insertChange = preparedWrite(client, db.insert(changes).values(placeholdersFor(changes)))
+    this.addCounter = client.prepare(`insert into batch_counters (tenant_id, batch_id, name, value) values (?, ?, ?, ?)
+      on conflict (tenant_id, batch_id, name) do update set value = value + excluded.value`)
+  }
+
+  addCounters (tenantId: string, deltas: CounterDelta[]): void {
+    for (const { batchId, name, delta } of deltas) this.addCounter.run(tenantId, batchId, name, delta)
   }
 }
 
@@ -277,6 +256,10 @@ class SqliteRecordingTx implements RecordingTx {
     for (const batch of touched) this.statements.touchBatch.run(tenantId, batch.batchId, batch.firstEventAt, batch.lastEventAt, receivedAt)
   }
 
+  async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {
+    this.statements.addCounters(tenantId, deltas)
+  }
+
   async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
     return appendChanges(this.statements, tenantId, drafts, recordedAt)
   }
@@ -294,19 +277,29 @@ class SqliteSweepingTx implements SweepingTx {
     return rows
   }
 
-  async blockedMailboxes (tenantId: string, batchId: string, names: string[], categories: readonly CategoryId[]): Promise<Set<string>> {
+  async openCategories (tenantId: string, batchId: string, names: string[]): Promise<Map<string, CategoryId[]>> {
     // Unary + keeps the planner on the primary key (a few rows per mailbox): without statistics
     // it took failures_report_status_idx and read every open failure of the batch per chunk,
     // which made a sweep quadratic again (as the old single statement's row-value NOT IN list
     // was: about 1 s of CPU at 10,000 mailboxes, 20 s at 40,000, half of them failing).
-    const rows = this.db.select({ mailbox: failures.mailbox }).from(failures)
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, names),
-        sql`+${failures.status} = 'open'`, inArray(sql`+${failures.category}`, [...categories]))).all()
-    return new Set(rows.map((row) => row.mailbox))
+    const rows = names.length === 0
+      ? []
+      : this.db.select({ mailbox: failures.mailbox, category: failures.category }).from(failures)
+        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), inArray(failures.mailbox, names),
+          sql`+${failures.status} = 'open'`)).all()
+    return openCategoriesOf(rows)
   }
 
   async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]) {
     return this.db.all<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names)).map(fromRawFailure)
+  }
+
+  async refreshHeldUp (tenantId: string, batchId: string, names: string[]): Promise<void> {
+    this.db.run(heldUpRefresh('max', tenantId, batchId, names))
+  }
+
+  async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {
+    this.statements.addCounters(tenantId, deltas)
   }
 
   async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
@@ -333,7 +326,6 @@ export class SqliteFailureRepository implements FailureRepository {
   private readonly writes = new WriteQueue()
   private pendingWrites: PendingWrite[] = []
   private readonly statements: WriteStatements
-  private readonly memo: ChangeMemo
   private readonly sweepNext: Statement
   private readonly appended = new AppendedListeners()
   private readonly reads: ReturnType<typeof prepareReads>
@@ -344,7 +336,6 @@ export class SqliteFailureRepository implements FailureRepository {
   private constructor (private readonly db: SqliteDb) {
     this.statements = new WriteStatements(db)
     this.reads = prepareReads(db.$client)
-    this.memo = new ChangeMemo(db.$client)
     // '' sorts before every address, so one statement serves the first chunk too.
     this.sweepNext = db.$client.prepare(`select mailbox, last_synced_at as lastSyncedAt, first_event_at as firstEventAt
       from mailboxes where tenant_id = ? and batch_id = ? and mailbox > ? order by mailbox limit ?`)
@@ -356,7 +347,27 @@ export class SqliteFailureRepository implements FailureRepository {
 
   /** On a connection already opened (and migrated) by openSqlite, which it closes on close(). */
   static on (db: SqliteDb): SqliteFailureRepository {
-    return new SqliteFailureRepository(db)
+    const repository = new SqliteFailureRepository(db)
+    repository.backfillCounters()
+    return repository
+  }
+
+  /**
+   * Counters for the batches stored before they were kept (every batch that has a mailbox has a
+   * mailboxesSeen counter once kept): recounted once, at open, before any write can run.
+   */
+  private backfillCounters (): void {
+    const missing = this.db.all<BatchKey>(sql`select tenant_id as tenantId, batch_id as batchId from batches b
+      where not exists (select 1 from batch_counters c where c.tenant_id = b.tenant_id and c.batch_id = b.batch_id
+        and c.name = ${SEEN_COUNTER})`)
+    for (const { tenantId, batchId } of missing) {
+      this.db.transaction((tx) => {
+        const counts = this.recount(tenantId, [batchId]).get(batchId)
+        tx.delete(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), eq(batchCounters.batchId, batchId))).run()
+        if (counts !== undefined) this.statements.addCounters(tenantId, countersOf(batchId, counts))
+        tx.run(heldUpRefresh('max', tenantId, batchId, null))
+      })
+    }
   }
 
   /**
@@ -522,10 +533,20 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
-    return this.memo.get(`counts\u0000${tenantId}\u0000${[...batchIds].sort().join('\u0000')}`, () => this.countBatchesNow(tenantId, batchIds))
+    const rows: Array<{ batchId: string, name: string, value: number }> = []
+    for (const part of chunks(batchIds)) {
+      rows.push(...this.db.select({ batchId: batchCounters.batchId, name: batchCounters.name, value: batchCounters.value })
+        .from(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), inArray(batchCounters.batchId, part))).all())
+    }
+    return countsByBatch(rows)
   }
 
-  private countBatchesNow (tenantId: string, batchIds: string[]): Map<string, BatchCounts> {
+  /** The counts of countBatches, counted from the stored rows (a full scan of each batch): the backfill's and the tests' reference. */
+  async recountBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+    return this.recount(tenantId, batchIds)
+  }
+
+  private recount (tenantId: string, batchIds: string[]): Map<string, BatchCounts> {
     const counts = new Map<string, BatchCounts>()
     for (const part of chunks(batchIds)) {
       const seen = this.db.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)` })
@@ -546,22 +567,21 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    const heldUpSince = sql<number>`case when ${mailboxes.lastSyncedAt} > ${failures.firstSeenAt}
-      then ${mailboxes.lastSyncedAt} else ${failures.firstSeenAt} end`
-    const row = this.db.select({ row: failures, heldUpSince }).from(failures)
-      .innerJoin(mailboxes, and(eq(mailboxes.tenantId, failures.tenantId), eq(mailboxes.batchId, failures.batchId), eq(mailboxes.mailbox, failures.mailbox)))
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
-        inArray(failures.category, [...BLOCKING_CATEGORIES])))
-      .orderBy(asc(heldUpSince), asc(failures.mailbox), asc(failures.category))
-      .limit(1).get()
-    return row === undefined ? null : { failure: toFailureRecord(row.row), heldUpSince: row.heldUpSince }
+    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures, in one statement.
+    const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
+      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
+      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).as('held')
+    const rows = this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
+      .innerJoin(held, eq(failures.mailbox, held.mailbox))
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId))).all()
+    return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
     const row = this.db.select().from(mailboxes)
       .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox))).get()
     if (row === undefined) return null
-    const { tenantId: _tenant, ...record } = row
+    const { tenantId: _tenant, heldUpSince: _held, ...record } = row
     return record
   }
 

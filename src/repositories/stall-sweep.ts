@@ -1,5 +1,5 @@
 import { draftFromStall, type Change, type ChangeDraft } from '../domain/changes.js'
-import type { CategoryId, FailureState, StallDetection } from '../domain/index.js'
+import { CounterDeltas, type CategoryId, type CounterDelta, type FailureState, type StallDetection } from '../domain/index.js'
 import { isStale, type SweepMailboxRow } from './change-rows.js'
 
 // One chunk of the background stall sweep, shared by both dialects (as event-recorder.ts is for
@@ -10,10 +10,13 @@ export interface SweepingTx {
   nextMailboxes (tenantId: string, batchId: string, after: string | null, limit: number): Promise<SweepMailboxRow[]>
   /** Holds these mailboxes against concurrent writers until the transaction ends; returns them as they are now. */
   holdMailboxes (tenantId: string, batchId: string, rows: SweepMailboxRow[]): Promise<SweepMailboxRow[]>
-  /** The mailboxes among `names` with an open failure of one of `categories`. */
-  blockedMailboxes (tenantId: string, batchId: string, names: string[], categories: readonly CategoryId[]): Promise<Set<string>>
+  /** The categories of the open failures of each mailbox among `names` that has any. */
+  openCategories (tenantId: string, batchId: string, names: string[]): Promise<Map<string, CategoryId[]>>
   /** Opens (or reopens) the stall of each mailbox; returns the failures it opened or reopened. */
   openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]): Promise<Array<FailureState & { batchId: string, mailbox: string }>>
+  /** Works out again the mailboxes' heldUpSince from their open blocking failures. */
+  refreshHeldUp (tenantId: string, batchId: string, names: string[]): Promise<void>
+  addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void>
   appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]>
 }
 
@@ -37,11 +40,20 @@ export async function sweepChunk (
   const stale = rows.filter((row) => isStale(row, detection.cutoff))
   if (stale.length === 0) return { next, changes: [] }
   const held = (await tx.holdMailboxes(tenantId, batchId, stale)).filter((row) => isStale(row, detection.cutoff))
-  const blocked = await tx.blockedMailboxes(tenantId, batchId, held.map((row) => row.mailbox), detection.blockingCategories)
-  const toStall = held.map((row) => row.mailbox).filter((mailbox) => !blocked.has(mailbox))
+  const open = await tx.openCategories(tenantId, batchId, held.map((row) => row.mailbox))
+  const toStall = held.map((row) => row.mailbox)
+    .filter((mailbox) => !(open.get(mailbox) ?? []).some((category) => detection.blockingCategories.includes(category)))
   if (toStall.length === 0) return { next, changes: [] }
   const opened = await tx.openStalls(detection, tenantId, batchId, toStall)
   if (opened.length === 0) return { next, changes: [] }
+  // The batch's counters and the mailboxes' heldUpSince move in the same transaction.
+  const counters = new CounterDeltas()
+  for (const failure of opened) {
+    const before = (open.get(failure.mailbox) ?? []).map((category) => ({ category, status: 'open' as const }))
+    counters.add(batchId, before, [...before, { category: failure.category, status: 'open' }])
+  }
+  await tx.refreshHeldUp(tenantId, batchId, opened.map((failure) => failure.mailbox))
+  await tx.addCounters(tenantId, counters.rows())
   const now = detection.cutoff + detection.stallAfterMs
   const changes = await tx.appendChanges(tenantId, opened.map((failure) => draftFromStall(failure, failure)), now)
   return { next, changes }

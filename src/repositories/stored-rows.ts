@@ -1,11 +1,11 @@
 import { and, eq, getTableColumns, gt, gte, inArray, lt, lte, or, sql, type AnyColumn, type Placeholder, type SQL, type Table } from 'drizzle-orm'
 import {
-  STALL_CATEGORY,
+  BLOCKING_CATEGORIES, countsFromCounters, heldUpSince, mailboxHeldUpSince, STALL_CATEGORY,
   type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
 import type {
-  BatchCounts, BatchPosition, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, ReadinessState, ReportPosition
+  BatchCounts, BatchPosition, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, HeldUpFailure, ReadinessState, ReportPosition
 } from './types.js'
 
 // What both dialects store and read the same way: row shapes, the values written, the report
@@ -130,7 +130,8 @@ export function mailboxValues (tenantId: string, { batchId, mailbox, state }: Ma
     lastEventAt: state.lastEventAt,
     lastSyncedAt: state.lastSyncedAt,
     lastFailedAt: state.lastFailedAt,
-    eventCount: state.eventCount
+    eventCount: state.eventCount,
+    heldUpSince: mailboxHeldUpSince(state.failures, state.lastSyncedAt)
   }
 }
 
@@ -335,6 +336,19 @@ export function stallUpsert (detection: StallDetection, tenantId: string, batchI
       last_code, last_message, rule, resolved_at, context, seq`
 }
 
+/**
+ * Sets mailboxes.held_up_since from the open blocking failures (all of the batch's mailboxes, or
+ * those named): what the writes keep (mailboxValues), for the sweep's stalls and the backfill.
+ * `greatest` is the dialect's two-argument maximum (SQLite max, PostgreSQL greatest).
+ */
+export function heldUpRefresh (greatest: 'max' | 'greatest', tenantId: string, batchId: string, names: string[] | null): SQL {
+  const later = sql.raw(greatest)
+  return sql`update mailboxes as m set held_up_since = (select min(${later}(f.first_seen_at, coalesce(m.last_synced_at, f.first_seen_at)))
+      from failures f where f.tenant_id = m.tenant_id and f.batch_id = m.batch_id and f.mailbox = m.mailbox
+        and f.status = 'open' and f.category in ${[...BLOCKING_CATEGORIES]})
+    where m.tenant_id = ${tenantId} and m.batch_id = ${batchId}${names === null ? sql`` : sql` and m.mailbox in ${names}`}`
+}
+
 /** Adds one chunk of batches to `counts` from the three count queries both dialects run. */
 export function addBatchCounts (
   counts: Map<string, BatchCounts>,
@@ -360,4 +374,39 @@ export function addBatchCounts (
     batch.byCategory[row.category as CategoryId] = row.count
     batch.openFailures += row.count
   }
+}
+
+/** countBatches' answer from counter rows: every batch with a counter, with its counts. */
+export function countsByBatch (rows: Array<{ batchId: string, name: string, value: number }>): Map<string, BatchCounts> {
+  const byBatch = new Map<string, Array<{ name: string, value: number }>>()
+  for (const row of rows) {
+    const list = byBatch.get(row.batchId)
+    if (list === undefined) byBatch.set(row.batchId, [row])
+    else list.push(row)
+  }
+  return new Map([...byBatch].map(([batchId, list]) => [batchId, countsFromCounters(list)]))
+}
+
+/** The mailbox's open blocking failure with the earliest heldUpSince (then by category), or null. */
+export function oldestOfMailbox (failures: FailureRecord[], lastSyncedAt: number | null): HeldUpFailure | null {
+  let oldest: HeldUpFailure | null = null
+  for (const failure of failures) {
+    const since = heldUpSince(failure, lastSyncedAt)
+    if (since === null) continue
+    if (oldest === null || since < oldest.heldUpSince || (since === oldest.heldUpSince && failure.category < oldest.failure.category)) {
+      oldest = { failure, heldUpSince: since }
+    }
+  }
+  return oldest
+}
+
+/** The open categories of each mailbox, from (mailbox, category) rows of open failures. */
+export function openCategoriesOf (rows: Array<{ mailbox: string, category: string }>): Map<string, CategoryId[]> {
+  const open = new Map<string, CategoryId[]>()
+  for (const row of rows) {
+    const list = open.get(row.mailbox)
+    if (list === undefined) open.set(row.mailbox, [row.category as CategoryId])
+    else list.push(row.category as CategoryId)
+  }
+  return open
 }

@@ -195,8 +195,10 @@ export interface FailureRepository {
   purgeChanges (recordedBefore: number, limit: number): Promise<number>
   /** The tenant's batches, newest (createdAt) first, then by batchId: a key no event changes, so paging meets each batch once. */
   listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage>
-  /** Mailbox and open-failure counts of each listed batch that exists. */
+  /** Mailbox and open-failure counts of each listed batch that exists, from the counters its writes keep. */
   countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>>
+  /** The same counts recounted from the stored rows, a scan of each batch: for the backfill and as the tests' reference. */
+  recountBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>>
   /** The open failure of a blocking category with the earliest heldUpSince, or null. */
   oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null>
   findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null>
