@@ -23,6 +23,9 @@ import apiKeyRoutes from './routes/api-keys.js'
 import changeFeed from './plugins/change-feed.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
+import webhooks from './plugins/webhooks.js'
+import webhookRoutes from './routes/webhooks.js'
+import type { WebhookResolver } from './services/webhook-client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,6 +43,8 @@ export interface AppOptions {
   stores?: Stores
   clock?: () => number
   logger?: FastifyServerOptions['logger']
+  /** How webhook URLs' host names resolve (tests inject names; nothing else is ever looked up). */
+  webhookResolver?: WebhookResolver
 }
 
 export const DEFAULT_TENANT = 'default'
@@ -94,7 +99,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   })
   await app.register(problems)
 
-  const { repository, apiKeys } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
+  const { repository, apiKeys, webhooks: webhookStore } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
   const clock = options.clock ?? Date.now
   app.decorate('clock', clock)
@@ -107,6 +112,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   await app.register(changeFeed)
   await app.register(stallSweep)
+  await app.register(webhooks, { store: webhookStore, resolver: options.webhookResolver })
 
   // Order matters: the key is found, then counted by the rate limit, then checked against the route's scope.
   await app.register(authentication, { apiKeys })
@@ -123,5 +129,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(classifyRoutes)
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
+  await app.register(webhookRoutes)
   return app
 }

@@ -28,7 +28,11 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.String({ default: '1m', pattern: DURATION }),
   REQUEST_TIMEOUT: Type.String({ default: '30s', pattern: DURATION }),
   MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
-  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' })
+  MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
+  WEBHOOK_TIMEOUT: Type.String({ default: '15s', pattern: DURATION }),
+  WEBHOOK_POLL_INTERVAL: Type.String({ default: '2s', pattern: DURATION }),
+  WEBHOOK_CONCURRENCY: Type.String({ default: '8', pattern: '^[0-9]{1,3}$' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -61,6 +65,16 @@ export interface Config {
   requestTimeoutMs: number
   /** Above these the service answers 503 instead of queueing more work; 0 turns a check off. */
   underPressure: { maxEventLoopDelayMs: number, maxEventLoopUtilization: number }
+  webhooks: {
+    /** Lets webhook URLs be http and reach loopback, private and link-local addresses (on-premises receivers, tests). */
+    allowPrivateNetworks: boolean
+    /** Longest one delivery attempt may take. */
+    timeoutMs: number
+    /** How often the dispatcher looks for due deliveries besides being woken by new changes. */
+    pollIntervalMs: number
+    /** Attempts one instance makes at once. */
+    concurrency: number
+  }
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -121,6 +135,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (rateLimitWindowMs < 1000) throw new ConfigError('RATE_LIMIT_WINDOW: must be at least 1s')
   const requestTimeoutMs = parseDuration(withDefaults.REQUEST_TIMEOUT)
   if (requestTimeoutMs < 1000) throw new ConfigError('REQUEST_TIMEOUT: must be at least 1s')
+  const webhookTimeoutMs = parseDuration(withDefaults.WEBHOOK_TIMEOUT)
+  if (webhookTimeoutMs < 100 || webhookTimeoutMs > 60_000) throw new ConfigError('WEBHOOK_TIMEOUT: must be between 100ms and 60s')
+  const webhookPollIntervalMs = parseDuration(withDefaults.WEBHOOK_POLL_INTERVAL)
+  if (webhookPollIntervalMs < 100) throw new ConfigError('WEBHOOK_POLL_INTERVAL: must be at least 100ms')
+  const webhookConcurrency = Number(withDefaults.WEBHOOK_CONCURRENCY)
+  if (webhookConcurrency < 1) throw new ConfigError('WEBHOOK_CONCURRENCY: must be at least 1')
   return {
     host: withDefaults.HOST,
     port,
@@ -138,6 +158,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     underPressure: {
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
+    },
+    webhooks: {
+      allowPrivateNetworks: withDefaults.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+      timeoutMs: webhookTimeoutMs,
+      pollIntervalMs: webhookPollIntervalMs,
+      concurrency: webhookConcurrency
     }
   }
 }

@@ -16,8 +16,19 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     bootstrapAdminKey: null,
     rateLimit: { max: 600, windowMs: 60_000 },
     requestTimeoutMs: 30_000,
-    underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 }
+    underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
+    webhooks: { allowPrivateNetworks: false, timeoutMs: 15_000, pollIntervalMs: 2000, concurrency: 8 }
   })
+})
+
+t.test('webhook settings are read and validated', async (t) => {
+  t.match(loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_TIMEOUT: '2s', WEBHOOK_POLL_INTERVAL: '250ms', WEBHOOK_CONCURRENCY: '2' }), {
+    webhooks: { allowPrivateNetworks: true, timeoutMs: 2000, pollIntervalMs: 250, concurrency: 2 }
+  })
+  t.throws(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'yes' }), { message: /WEBHOOK_ALLOW_PRIVATE_NETWORKS/ })
+  t.throws(() => loadConfig({ WEBHOOK_TIMEOUT: '2m' }), { message: /WEBHOOK_TIMEOUT/ })
+  t.throws(() => loadConfig({ WEBHOOK_POLL_INTERVAL: '10ms' }), { message: /WEBHOOK_POLL_INTERVAL/ })
+  t.throws(() => loadConfig({ WEBHOOK_CONCURRENCY: '0' }), { message: /WEBHOOK_CONCURRENCY/ })
 })
 
 t.test('limits and the bootstrap key are read and validated', async (t) => {

@@ -4,16 +4,19 @@ import type { ApiKeyRepository } from './api-keys.js'
 import { SqliteFailureRepository } from './sqlite.js'
 import { SqliteApiKeyRepository } from './api-keys.sqlite.js'
 import { openSqlite } from '../db/sqlite.js'
+import type { WebhookRepository } from './webhooks.js'
+import { SqliteWebhookRepository } from './webhooks.sqlite.js'
 
 export interface RepositoryOptions {
   /** Most connections to PostgreSQL (DATABASE_POOL_SIZE). */
   poolSize: number
 }
 
-/** The service's two stores: sync failures and API keys. */
+/** The service's stores: sync failures, API keys and webhooks. */
 export interface Stores {
   repository: FailureRepository
   apiKeys: ApiKeyRepository
+  webhooks: WebhookRepository
 }
 
 /** Opens the API-key store of the same database (its own connection or pool). */
@@ -35,12 +38,15 @@ export async function openApiKeyRepository (target: DatabaseTarget, options: Rep
 export async function openStores (target: DatabaseTarget, options: RepositoryOptions): Promise<Stores> {
   if (target.dialect === 'sqlite') {
     const { db } = openSqlite(target.path)
-    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db) }
+    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db), webhooks: new SqliteWebhookRepository(db) }
   }
   // Loaded on demand: an instance on SQLite never loads the PostgreSQL driver.
   const { PostgresFailureRepository } = await import('./postgres.js')
+  const { PostgresWebhookRepository } = await import('./webhooks.postgres.js')
   return {
     repository: await PostgresFailureRepository.open({ url: target.url, poolSize: options.poolSize }),
-    apiKeys: await openApiKeyRepository(target, options)
+    apiKeys: await openApiKeyRepository(target, options),
+    // The dispatcher's claims and results are short statements: a share of the pool.
+    webhooks: await PostgresWebhookRepository.open({ url: target.url, poolSize: Math.max(2, Math.ceil(options.poolSize / 4)) })
   }
 }
