@@ -22,6 +22,8 @@ export interface Receiver {
   url: string
   port: number
   received: ReceivedWebhook[]
+  /** TCP connections accepted, requests or not. */
+  connections: number
   /** Secrets to verify with; set once the webhook is created. */
   secrets: string[]
   /** Answers, in order, for the next requests; after them, 204. */
@@ -37,6 +39,7 @@ export async function startReceiver (t: Test, host = '127.0.0.1'): Promise<Recei
     url: '',
     port: 0,
     received: [],
+    connections: 0,
     secrets: [],
     responses: [],
     waitFor: async (count, timeoutMs = 10_000) => {
@@ -76,6 +79,7 @@ export async function startReceiver (t: Test, host = '127.0.0.1'): Promise<Recei
       response.writeHead(answer.status, answer.headers).end()
     })
   })
+  server.on('connection', () => { receiver.connections += 1 })
   await new Promise<void>((resolve) => { server.listen(0, host, () => { resolve() }) })
   receiver.port = (server.address() as AddressInfo).port
   receiver.url = `http://${host.includes(':') ? `[${host}]` : host}:${receiver.port}/hooks`
