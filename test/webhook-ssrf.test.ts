@@ -71,9 +71,26 @@ t.test('a stored loopback URL is refused at delivery once private networks are n
   const ctx = await appWith(t, {}, resolverOf({}))
   const now = ctx.clock.now
   await ctx.app.webhooks.store.insertSubscription({
-    id: 'wh_onprem', tenantId: 'default', url: `https://127.0.0.1:${receiver.port}/hooks`, description: null, eventTypes: [], batchIds: [], categories: [],
-    mode: 'each', groupWaitMs: 30_000, groupIntervalMs: 300_000, secret: generateWebhookSecret(), previousSecret: null, previousSecretExpiresAt: null,
-    enabled: true, disabledReason: null, disabledAt: null, failingSince: null, cursor: 0, createdAt: now, updatedAt: now
+    id: 'wh_onprem',
+    tenantId: 'default',
+    url: `https://127.0.0.1:${receiver.port}/hooks`,
+    description: null,
+    eventTypes: [],
+    batchIds: [],
+    categories: [],
+    mode: 'each',
+    groupWaitMs: 30_000,
+    groupIntervalMs: 300_000,
+    secret: generateWebhookSecret(),
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    enabled: true,
+    disabledReason: null,
+    disabledAt: null,
+    failingSince: null,
+    cursor: 0,
+    createdAt: now,
+    updatedAt: now
   })
   await postEvent(ctx, failedEvent())
   await ctx.app.webhooks.dispatcher.runOnce()
