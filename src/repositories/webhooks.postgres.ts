@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, lt, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
 import { changeCounters, changes, webhookAttempts, webhookDeliveries, webhookDigestGroups, webhookSubscriptions } from '../db/schema.postgres.js'
 import { openPostgres, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import type { DeliveryAttempt, WebhookDelivery, WebhookSubscription } from '../domain/webhooks.js'
@@ -160,8 +160,8 @@ export class PostgresWebhookRepository implements WebhookRepository {
   async listDeliveries (subscriptionId: string, after: DeliveryPosition | null, limit: number): Promise<DeliveryPage> {
     return await guarded(async () => {
       const rows = (await this.db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.subscriptionId, subscriptionId),
-        after === null ? undefined : or(lt(webhookDeliveries.createdAt, after.createdAt), and(eq(webhookDeliveries.createdAt, after.createdAt), lt(webhookDeliveries.id, after.id)))))
-        .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit + 1)).map(toDelivery)
+        after === null ? undefined : sql`(${webhookDeliveries.createdAt}, ${webhookDeliveries.position}, ${webhookDeliveries.id}) < (${after.createdAt}, ${after.position}, ${after.id})`))
+        .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.position), desc(webhookDeliveries.id)).limit(limit + 1)).map(toDelivery)
       return pageOfDeliveries(rows, await this.attemptsOf(rows.slice(0, limit).map((row) => row.id)), limit)
     })
   }

@@ -48,8 +48,10 @@ export interface AttemptOutcome {
   disable: string | null
 }
 
+/** Position in the delivery log: newest first (createdAt, then position, then id, all descending). */
 export interface DeliveryPosition {
   createdAt: number
+  position: number
   id: string
 }
 
@@ -216,5 +218,5 @@ export function logEntries (deliveries: WebhookDelivery[], attempts: DeliveryAtt
 export function pageOfDeliveries (rows: WebhookDelivery[], attempts: DeliveryAttempt[], limit: number): DeliveryPage {
   const items = logEntries(rows.slice(0, limit), attempts)
   const last = rows.length > limit ? rows[limit - 1] : null
-  return { items, next: last === null ? null : { createdAt: last.createdAt, id: last.id } }
+  return { items, next: last === null ? null : { createdAt: last.createdAt, position: last.position, id: last.id } }
 }

@@ -59,13 +59,13 @@ function deliveryView ({ delivery, attempts }: DeliveryLogEntry) {
 }
 
 function encodeCursor (position: DeliveryPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url')
+  return Buffer.from(JSON.stringify([position.createdAt, position.position, position.id])).toString('base64url')
 }
 
 function decodeCursor (cursor: string): DeliveryPosition {
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[]
-    if (typeof createdAt === 'number' && Number.isSafeInteger(createdAt) && typeof id === 'string') return { createdAt, id }
+    const [createdAt, position, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[]
+    if (Number.isSafeInteger(createdAt) && Number.isSafeInteger(position) && typeof id === 'string') return { createdAt: createdAt as number, position: position as number, id }
   } catch {}
   throw invalidCursorProblem('cursor is not one this API returned: pass `next` of the previous page unchanged')
 }

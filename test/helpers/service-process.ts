@@ -37,7 +37,7 @@ export interface ServiceProcess {
 export const SERVICE_KEY = 'sfr_' + 's'.repeat(43)
 export const AUTHORIZATION = { authorization: `Bearer ${SERVICE_KEY}` }
 
-export async function startService (databasePath: string, timeoutMs = 20_000): Promise<ServiceProcess> {
+export async function startService (databasePath: string, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: PACKAGE_ROOT,
     // Without tap's NODE_OPTIONS: the child runs plain dist/ JS, not instrumented for coverage.
@@ -49,7 +49,8 @@ export async function startService (databasePath: string, timeoutMs = 20_000): P
       DATABASE_URL: databasePath,
       LOG_LEVEL: 'info',
       BOOTSTRAP_ADMIN_KEY: SERVICE_KEY,
-      RATE_LIMIT_MAX: '1000000'
+      RATE_LIMIT_MAX: '1000000',
+      ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
