@@ -255,3 +255,36 @@ t.test('webhook routes need the admin scope', async (t) => {
   const response = await ctx.inject({ method: 'GET', url: '/webhooks', headers: { authorization: `Bearer ${secret}` } })
   t.equal(response.statusCode, 403)
 })
+
+t.test('a message out of attempts fails; an endpoint failing for 5 days is disabled and says so', async (t) => {
+  const ctx = await hooksApp(t)
+  const receiver = await startReceiver(t)
+  const { id } = await subscribe(ctx, receiver)
+  receiver.responses.push(...Array.from({ length: 40 }, () => 500))
+  const deliveries = async () => (await ctx.inject({ method: 'GET', url: `/webhooks/${id}/deliveries` })).json().items
+  await postEvent(ctx, failedEvent())
+  await receiver.waitFor(1)
+  for (let attempt = 1; attempt < 8; attempt++) {
+    await ctx.app.webhooks.dispatcher.runOnce()
+    const [delivery] = await deliveries()
+    t.equal(delivery.attempts, attempt)
+    ctx.clock.now = Date.parse(delivery.nextAttemptAt)
+  }
+  await ctx.app.webhooks.dispatcher.runOnce()
+  const [exhausted] = await deliveries()
+  t.match(exhausted, { status: 'failed', attempts: 8, nextAttemptAt: null })
+  t.equal(exhausted.attemptLog.length, 8)
+  const failing = (await ctx.inject({ method: 'GET', url: `/webhooks/${id}` })).json()
+  t.match(failing, { enabled: true, failingSince: String })
+  // Days later the endpoint still fails every attempt: past five days of failing it is disabled.
+  ctx.clock.advance(2 * 86_400_000)
+  await postEvent(ctx, syncedEvent())
+  await ctx.app.webhooks.dispatcher.runOnce()
+  t.match((await ctx.inject({ method: 'GET', url: `/webhooks/${id}` })).json(), { enabled: true })
+  ctx.clock.advance(2 * 86_400_000)
+  const [latest] = await deliveries()
+  ctx.clock.now = Math.max(ctx.clock.now, Date.parse(latest.nextAttemptAt))
+  await ctx.app.webhooks.dispatcher.runOnce()
+  const disabled = (await ctx.inject({ method: 'GET', url: `/webhooks/${id}` })).json()
+  t.match(disabled, { enabled: false, disabledReason: /^every attempt failed for 5 days/, failingSince: failing.failingSince })
+})
