@@ -146,7 +146,8 @@ export class WebhookDispatcher {
       const page: DigestGroup[] = await this.options.store.listPendingGroups(after, PAGE)
       for (const group of page) {
         const subscription = subscriptions.get(group.subscriptionId)
-        if (subscription === undefined || subscription.mode !== 'digest') continue
+        // Also after a switch to mode each: what was pending still goes out, as a last digest.
+        if (subscription === undefined) continue
         const due = digestDueAt(group, { groupWaitMs: subscription.groupWaitMs, groupIntervalMs: subscription.groupIntervalMs })
         const now = this.options.clock()
         if (due === null || due > now) continue
