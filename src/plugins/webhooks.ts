@@ -54,7 +54,9 @@ export default fp<WebhookPluginOptions>(async (app, { store, resolver }) => {
   app.addHook('onReady', async () => {
     // One process owns a SQLite file: a lease left in it is a killed process's, so its
     // deliveries go out now rather than when the lease would have run out.
-    if (app.failures.dialect === 'sqlite') await store.releaseLeases()
+    // The service starts even while the database is unreachable (readiness says so); the
+    // leases then run out on their own.
+    if (app.failures.dialect === 'sqlite') await store.releaseLeases().catch(onError)
     unsubscribe = app.changes.onAppended(() => { dispatcher.wake() })
     poll.start()
     purge.start()
