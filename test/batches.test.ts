@@ -3,9 +3,10 @@ import { buildTestApp, failedEvent, postEvent, report, syncedEvent } from './hel
 
 const HOUR = 3_600_000
 
-t.test('GET /batches lists every batch with its counts, latest activity first', async (t) => {
+t.test('GET /batches lists every batch with its counts, newest batch first', async (t) => {
   const ctx = await buildTestApp(t)
   await postEvent(ctx, failedEvent({ batchId: 'old', occurredAt: '2026-11-20T10:00:00Z' }))
+  ctx.clock.advance(1000)
   await postEvent(ctx, syncedEvent({ batchId: 'new', mailbox: 'a@contoso.com', occurredAt: '2026-11-24T09:00:00Z' }))
   await postEvent(ctx, failedEvent({ batchId: 'new', mailbox: 'b@contoso.com', occurredAt: '2026-11-24T10:00:00Z', failure: { category: 'items_skipped', message: 'skipped' } }))
   await postEvent(ctx, failedEvent({ batchId: 'new', mailbox: 'c@contoso.com', occurredAt: '2026-11-24T08:00:00Z', failure: { category: 'cloud_mailbox_full', message: 'full' } }))
@@ -16,6 +17,7 @@ t.test('GET /batches lists every batch with its counts, latest activity first', 
       batchId: 'new',
       firstEventAt: '2026-11-24T08:00:00.000Z',
       lastEventAt: '2026-11-24T10:00:00.000Z',
+      createdAt: '2026-11-24T12:00:01.000Z',
       mailboxesSeen: 3,
       mailboxesSynced: 2,
       mailboxesFailing: 1,
@@ -26,6 +28,7 @@ t.test('GET /batches lists every batch with its counts, latest activity first', 
       batchId: 'old',
       firstEventAt: '2026-11-20T10:00:00.000Z',
       lastEventAt: '2026-11-20T10:00:00.000Z',
+      createdAt: '2026-11-24T12:00:00.000Z',
       mailboxesSeen: 1,
       mailboxesSynced: 0,
       mailboxesFailing: 1,
@@ -39,7 +42,11 @@ t.test('GET /batches lists every batch with its counts, latest activity first', 
 
 t.test('GET /batches pages with a cursor through every batch once', async (t) => {
   const ctx = await buildTestApp(t)
-  for (let i = 0; i < 5; i += 1) await postEvent(ctx, syncedEvent({ batchId: `b-${i}`, occurredAt: `2026-11-2${i % 2}T10:00:00Z` }))
+  // Created in the same millisecond, then one apart: ties go by batchId.
+  for (let i = 0; i < 5; i += 1) {
+    await postEvent(ctx, syncedEvent({ batchId: `b-${i}`, occurredAt: `2026-11-2${i % 2}T10:00:00Z` }))
+    if (i >= 2) ctx.clock.advance(1)
+  }
   const seen: string[] = []
   let cursor: string | null = null
   do {
@@ -49,7 +56,7 @@ t.test('GET /batches pages with a cursor through every batch once', async (t) =>
     seen.push(...body.items.map((item) => item.batchId))
     cursor = body.nextCursor
   } while (cursor !== null)
-  t.same(seen, ['b-1', 'b-3', 'b-0', 'b-2', 'b-4'])
+  t.same(seen, ['b-4', 'b-3', 'b-0', 'b-1', 'b-2'])
 })
 
 t.test('GET /batches refuses a cursor it did not issue', async (t) => {
@@ -77,6 +84,7 @@ t.test('GET /batches/:batchId gives the summary and the failure holding mail up 
     batchId: 'batch-1',
     firstEventAt: '2026-11-22T10:00:00.000Z',
     lastEventAt: '2026-11-24T10:00:00.000Z',
+    createdAt: '2026-11-24T12:00:00.000Z',
     mailboxesSeen: 2,
     mailboxesSynced: 0,
     mailboxesFailing: 1,

@@ -14,14 +14,15 @@ const orderedText = customType<{ data: string, driverData: string }>({ dataType:
 
 export const batches = pgTable('batches', {
   tenantId: text('tenant_id').notNull(),
-  // The batch list is ordered and paged by batch id (after last activity).
+  // The batch list is ordered and paged by batch id (after creation time).
   batchId: orderedText('batch_id').notNull(),
   firstEventAt: epochMs('first_event_at').notNull(),
   lastEventAt: epochMs('last_event_at').notNull(),
   createdAt: epochMs('created_at').notNull()
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId] }),
-  index('batches_last_event_idx').on(t.tenantId, t.lastEventAt)
+  // The batch list's order: newest batch (first received) first, then batch id.
+  index('batches_created_idx').on(t.tenantId, t.createdAt, t.batchId)
 ])
 
 export const mailboxes = pgTable('mailboxes', {

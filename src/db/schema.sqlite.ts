@@ -11,7 +11,8 @@ export const batches = sqliteTable('batches', {
   createdAt: integer('created_at').notNull()
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId] }),
-  index('batches_last_event_idx').on(t.tenantId, t.lastEventAt)
+  // The batch list's order: newest batch (first received) first, then batch id.
+  index('batches_created_idx').on(t.tenantId, t.createdAt, t.batchId)
 ])
 
 export const mailboxes = sqliteTable('mailboxes', {

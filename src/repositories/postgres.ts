@@ -333,7 +333,7 @@ export class PostgresFailureRepository implements FailureRepository {
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
     return await guarded(async () => {
-      const [row] = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+      const [row] = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt })
         .from(batches).where(and(eq(batches.tenantId, tenantId), eq(batches.batchId, batchId)))
       return row ?? null
     })
@@ -484,12 +484,12 @@ export class PostgresFailureRepository implements FailureRepository {
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
     return await guarded(async () => {
-      const rows = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+      const rows = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt })
         .from(batches)
         .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
-        .orderBy(desc(batches.lastEventAt), asc(batches.batchId))
+        .orderBy(desc(batches.createdAt), asc(batches.batchId))
         .limit(limit + 1)
-      return pageOf(rows, limit, (last) => ({ lastEventAt: last.lastEventAt, batchId: last.batchId }))
+      return pageOf(rows, limit, (last) => ({ createdAt: last.createdAt, batchId: last.batchId }))
     })
   }
 

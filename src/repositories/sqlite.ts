@@ -181,8 +181,8 @@ function appendChanges (statements: WriteStatements, tenantId: string, drafts: C
 /** Reads every dashboard request makes, prepared once: building their SQL cost more than running it. */
 function prepareReads (client: Database.Database) {
   return {
-    findBatch: client.prepare(`select batch_id as batchId, first_event_at as firstEventAt, last_event_at as lastEventAt
-      from batches where tenant_id = ? and batch_id = ?`),
+    findBatch: client.prepare(`select batch_id as batchId, first_event_at as firstEventAt, last_event_at as lastEventAt,
+      created_at as createdAt from batches where tenant_id = ? and batch_id = ?`),
     currentSeq: client.prepare('select coalesce(max(seq), 0) from events').pluck(),
     // Prepared after the migrations ran (openSqlite), so the journal table exists.
     migrationsApplied: client.prepare('select count(*) from __drizzle_migrations').pluck()
@@ -504,12 +504,12 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
-    const rows = this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt })
+    const rows = this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt })
       .from(batches)
       .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
-      .orderBy(desc(batches.lastEventAt), asc(batches.batchId))
+      .orderBy(desc(batches.createdAt), asc(batches.batchId))
       .limit(limit + 1).all()
-    return pageOf(rows, limit, (last) => ({ lastEventAt: last.lastEventAt, batchId: last.batchId }))
+    return pageOf(rows, limit, (last) => ({ createdAt: last.createdAt, batchId: last.batchId }))
   }
 
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {

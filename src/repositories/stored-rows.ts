@@ -261,14 +261,14 @@ export function readinessFrom (applied: number, expected: number): ReadinessStat
 /** The batches table's columns that the batch list orders and pages by, in either dialect. */
 export interface BatchListColumns {
   batchId: AnyColumn
-  lastEventAt: AnyColumn
+  createdAt: AnyColumn
 }
 
-/** Batches strictly after `after` in list order (lastEventAt desc, then batchId). */
+/** Batches strictly after `after` in list order (createdAt desc, then batchId). */
 export function afterBatch (columns: BatchListColumns, after: BatchPosition): SQL {
-  return and(lte(columns.lastEventAt, after.lastEventAt), or(
-    lt(columns.lastEventAt, after.lastEventAt),
-    and(eq(columns.lastEventAt, after.lastEventAt), gt(columns.batchId, after.batchId))
+  return and(lte(columns.createdAt, after.createdAt), or(
+    lt(columns.createdAt, after.createdAt),
+    and(eq(columns.createdAt, after.createdAt), gt(columns.batchId, after.batchId))
   )) as SQL
 }
 

@@ -49,6 +49,8 @@ export interface BatchRecord {
   batchId: string
   firstEventAt: number
   lastEventAt: number
+  /** When the service received the batch's first event (server clock); never changes. */
+  createdAt: number
 }
 
 export interface FailureRecord extends FailureState {
@@ -95,9 +97,9 @@ export interface FailurePage {
   next: ReportPosition | null
 }
 
-/** Position in the batch list: last activity descending, then batchId. */
+/** Position in the batch list: creation (createdAt) descending, then batchId. */
 export interface BatchPosition {
-  lastEventAt: number
+  createdAt: number
   batchId: string
 }
 
@@ -183,7 +185,7 @@ export interface FailureRepository {
   onChangesAppended (listener: (tenantId: string) => void): () => void
   /** Deletes up to `limit` changes recorded before `recordedBefore`; returns how many. */
   purgeChanges (recordedBefore: number, limit: number): Promise<number>
-  /** The tenant's batches, most recent activity (lastEventAt) first, then by batchId. */
+  /** The tenant's batches, newest (createdAt) first, then by batchId: a key no event changes, so paging meets each batch once. */
   listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage>
   /** Mailbox and open-failure counts of each listed batch that exists. */
   countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>>

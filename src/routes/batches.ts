@@ -25,7 +25,8 @@ const RETRY_ADDRESS = /^[^\s@",;]+@[^\s@",;]+$/
 
 const CSV_PAGE = 500
 
-const BATCH_CURSOR = 'batches'
+// Named after the order it pages: a cursor of the old activity order is refused, not misread.
+const BATCH_CURSOR = 'batches-by-creation'
 
 function toFilter (query: ErrorReportQuery): FailureFilter {
   const since = query.since === undefined ? null : Date.parse(query.since)
@@ -102,6 +103,7 @@ function batchSummary (batch: BatchRecord, counts: BatchCounts = NO_COUNTS): Bat
     batchId: batch.batchId,
     firstEventAt: isoTime(batch.firstEventAt),
     lastEventAt: isoTime(batch.lastEventAt),
+    createdAt: isoTime(batch.createdAt),
     ...mailboxCounts(counts),
     openFailures: counts.openFailures,
     byCategory: counts.byCategory
@@ -126,8 +128,10 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['reports'],
       summary: 'Every batch of the tenant with its mailbox and failure counts',
-      description: 'Most recent activity (lastEventAt) first, then by batchId; page with `cursor`. ' +
-        'A batch whose activity changes during a walk moves to the top and may be met again or not at all. ' +
+      description: 'Newest batch first: by `createdAt` (when the service received the batch\'s first event) descending, ' +
+        'then by batchId. No event moves a batch in this order, so a walk over every `cursor` returns each batch that ' +
+        'existed when it started exactly once, also while events arrive; a batch created during the walk sorts ahead of ' +
+        'the cursor and shows on the next walk. ' +
         'Sends a strong ETag; `If-None-Match` answers 304 while nothing changed.',
       querystring: BatchListQuerySchema,
       response: {
@@ -140,15 +144,15 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     const { tenantId, query } = request
     let after = null
     if (query.cursor !== undefined) {
-      const [lastEventAt, batchId] = decodePosition(BATCH_CURSOR, [tenantId], query.cursor, ['integer', 'string'])
-      after = { lastEventAt: lastEventAt as number, batchId: batchId as string }
+      const [createdAt, batchId] = decodePosition(BATCH_CURSOR, [tenantId], query.cursor, ['integer', 'string'])
+      after = { createdAt: createdAt as number, batchId: batchId as string }
     }
     const page = await app.failures.listBatches(tenantId, after, query.limit ?? 50)
     const ids = page.items.map((batch) => batch.batchId)
     const counts = await app.failures.countBatches(tenantId, ids)
     return {
       items: page.items.map((batch) => batchSummary(batch, counts.get(batch.batchId))),
-      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [tenantId], [page.next.lastEventAt, page.next.batchId])
+      nextCursor: page.next === null ? null : encodePosition(BATCH_CURSOR, [tenantId], [page.next.createdAt, page.next.batchId])
     }
   })
 

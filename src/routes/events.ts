@@ -1,18 +1,47 @@
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { classifyEvent, eventProblems, type ClockBound, type EventInput } from '../domain/index.js'
-import { EventConflictError } from '../repositories/types.js'
-import { HttpProblem, PROBLEM_TYPES, validationProblem } from '../plugins/problems.js'
+import { EventConflictError, type ClassifiedEvent } from '../repositories/types.js'
+import { HttpProblem, PROBLEM_TYPES, toProblemErrors, validationProblem, type ProblemError } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
 import { BulkAcceptedSchema, BulkBodySchema, EventAcceptedSchema, EventSchema } from '../schemas/events.js'
 
 export const EVENT_BODY_LIMIT = 64 * 1024
 export const BULK_BODY_LIMIT = 16 * 1024 * 1024
 
-function prepare (inputs: EventInput[], pointerPrefix: (index: number) => string, clock: ClockBound) {
-  const errors = inputs.flatMap((input, index) => eventProblems(input, clock)
-    .map((problem) => ({ in: 'body', pointer: pointerPrefix(index) + problem.pointer, detail: problem.detail })))
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+const ITEM_INDEX = /^\/events\/(\d+)(?:\/|$)/
+
+/** A bulk error's item index (-1 for the body itself), to keep each item's errors together and items in order. */
+function itemIndex (error: ProblemError): number {
+  const match = ITEM_INDEX.exec(error.pointer)
+  return match === null ? -1 : Number(match[1])
+}
+
+/**
+ * One refusal for everything wrong with the body: the schema's errors (attached by Fastify, not
+ * thrown) and the domain's checks of every event that is an object (outcome and failure
+ * together, occurredAt representable and within MAX_CLOCK_SKEW), item by item. A domain check
+ * is left out where the schema already named the same value. Nothing wrong: the classified events.
+ */
+function prepare (
+  request: FastifyRequest, inputs: unknown[], pointerPrefix: (index: number) => string, clock: ClockBound
+): ClassifiedEvent[] {
+  const invalid = request.validationError
+  const schemaErrors = invalid?.validation === undefined ? [] : toProblemErrors(invalid.validationContext ?? 'body', invalid.validation)
+  const named = new Set(schemaErrors.map((error) => error.pointer))
+  const domainErrors = inputs.flatMap((input, index) => isRecord(input)
+    ? eventProblems(input as unknown as EventInput, clock)
+      .map((problem) => ({ in: 'body', pointer: pointerPrefix(index) + problem.pointer, detail: problem.detail }))
+      .filter((error) => !named.has(error.pointer))
+    : [])
+  // Array.prototype.sort is stable: within an item, schema errors stay ahead of domain ones.
+  const errors = [...schemaErrors, ...domainErrors].sort((a, b) => itemIndex(a) - itemIndex(b))
   if (errors.length > 0) throw validationProblem(errors)
-  return inputs.map(classifyEvent)
+  return (inputs as EventInput[]).map(classifyEvent)
 }
 
 function conflictProblem (error: EventConflictError, bulk: boolean): HttpProblem {
@@ -30,11 +59,14 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/events', {
     config: { scope: 'events:write' },
     bodyLimit: EVENT_BODY_LIMIT,
+    // Schema errors reach the handler, which adds the domain's checks: one 400 names both.
+    attachValidation: true,
     schema: {
       tags: ['events'],
       summary: 'Report one sync outcome of a mailbox',
       description: 'Idempotent on `id`: a retry with the same content answers 200 with duplicate true and counts nothing twice. ' +
-        'A 2xx means the event is committed.',
+        'A 2xx means the event is committed. A 400 lists every problem in one `errors` list, each at its JSON pointer: ' +
+        'the schema\'s and the checks beyond it (`failure` with `outcome`, `occurredAt` within MAX_CLOCK_SKEW) together.',
       body: EventSchema,
       response: {
         201: { description: 'Stored.', ...EventAcceptedSchema },
@@ -43,7 +75,8 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const [event] = prepare([request.body], () => '', { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
+    const body: unknown = request.body
+    const [event] = prepare(request, isRecord(body) ? [body] : [], () => '', { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes: [outcome] } = await app.failures.recordEvents(request.tenantId, [event], app.clock())
       return await reply.code(outcome.duplicate ? 200 : 201).send(outcome)
@@ -56,10 +89,12 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/events/bulk', {
     config: { scope: 'events:write' },
     bodyLimit: BULK_BODY_LIMIT,
+    attachValidation: true,
     schema: {
       tags: ['events'],
       summary: 'Report up to 1000 sync outcomes in one transaction',
-      description: 'All events are stored in one transaction, or none: a bad item is a 400 naming its index, ' +
+      description: 'All events are stored in one transaction, or none: a bad item is a 400 naming its index ' +
+        '(schema and domain errors of every item in one list, in index order, the first 100 listed and `moreErrors` counting the rest), ' +
         'an id reused with different content a 422. Results come in request order.',
       body: BulkBodySchema,
       response: {
@@ -68,7 +103,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const prepared = prepare(request.body.events, (index) => `/events/${index}`, { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
+    const body: unknown = request.body
+    const items = isRecord(body) && Array.isArray(body.events) ? body.events as unknown[] : []
+    const prepared = prepare(request, items, (index) => `/events/${index}`, { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes } = await app.failures.recordEvents(request.tenantId, prepared, app.clock())
       return { results: outcomes.map(({ id, duplicate, category, rule }) => ({ id, duplicate, category, rule })) }

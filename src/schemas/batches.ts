@@ -89,6 +89,10 @@ const batchSummaryProperties = {
   batchId: Type.String(),
   firstEventAt: Timestamp,
   lastEventAt: Type.String({ format: 'date-time', description: 'Time of the batch\'s latest event (its last activity).' }),
+  createdAt: Type.String({
+    format: 'date-time',
+    description: 'When the service received the batch\'s first event (server clock). The batch list is ordered by it, newest first; no event changes it.'
+  }),
   mailboxesSeen: Type.Integer({ description: 'Mailboxes with at least one event in the batch.' }),
   mailboxesSynced: Type.Integer({ description: 'Mailboxes with no open blocking failure: new mail reaches them (state syncing).' }),
   mailboxesFailing: Type.Integer({ description: 'Mailboxes with an open blocking failure other than a stall (state failing).' }),
@@ -101,6 +105,7 @@ const exampleSummary = {
   batchId: 'batch-2026-11',
   firstEventAt: '2026-11-22T08:00:00.000Z',
   lastEventAt: '2026-11-23T10:00:00.000Z',
+  createdAt: '2026-11-22T08:00:05.000Z',
   mailboxesSeen: 120,
   mailboxesSynced: 117,
   mailboxesFailing: 2,
