@@ -7,6 +7,7 @@ import { API_SCOPES } from './domain/api-keys.js'
 import type { FailureRepository } from './repositories/types.js'
 import { issueApiKey, type ApiKeyRepository } from './repositories/api-keys.js'
 import { openStores, type Stores } from './repositories/index.js'
+import requestIds, { requestId } from './plugins/request-id.js'
 import problems, { clientErrorHandler, sendFrameworkError, validationProblem } from './plugins/problems.js'
 import { validatorCompiler } from './plugins/validation.js'
 import { authentication, authorization } from './plugins/auth.js'
@@ -26,6 +27,8 @@ import changeRoutes from './routes/changes.js'
 import webhooks from './plugins/webhooks.js'
 import webhookRoutes from './routes/webhooks.js'
 import type { WebhookResolver } from './services/webhook-client.js'
+import metrics from './plugins/metrics.js'
+import metricsRoutes from './routes/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -66,6 +69,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     return503OnClosing: true,
+    // Every request's id: the caller's valid x-request-id or a new UUID (see request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestId,
     forceCloseConnections: 'idle',
     frameworkErrors: sendFrameworkError,
     clientErrorHandler,
@@ -97,7 +103,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     }
     parseJson(request, bytes.toString('utf8'), done)
   })
+  await app.register(requestIds)
   await app.register(problems)
+  await app.register(metrics)
 
   const { repository, apiKeys, webhooks: webhookStore } = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
   app.decorate('failures', repository)
@@ -130,5 +138,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
   await app.register(webhookRoutes)
+  await app.register(metricsRoutes)
   return app
 }

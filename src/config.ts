@@ -26,13 +26,18 @@ export const EnvSchema = Type.Object({
   BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: API_KEY_PATTERN })),
   RATE_LIMIT_MAX: Type.String({ default: '600', pattern: '^[0-9]{1,9}$' }),
   RATE_LIMIT_WINDOW: Type.String({ default: '1m', pattern: DURATION }),
+  // redis://[user:password@]host:port[/db]: instances count the rate limit together there.
+  RATE_LIMIT_REDIS_URL: Type.String({ default: '' }),
+  RATE_LIMIT_REDIS_PREFIX: Type.String({ default: 'sfr-rate-limit:', pattern: '^[A-Za-z0-9._:-]{1,64}$' }),
   REQUEST_TIMEOUT: Type.String({ default: '30s', pattern: DURATION }),
   MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
   MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   WEBHOOK_TIMEOUT: Type.String({ default: '15s', pattern: DURATION }),
   WEBHOOK_POLL_INTERVAL: Type.String({ default: '2s', pattern: DURATION }),
-  WEBHOOK_CONCURRENCY: Type.String({ default: '8', pattern: '^[0-9]{1,3}$' })
+  WEBHOOK_CONCURRENCY: Type.String({ default: '8', pattern: '^[0-9]{1,3}$' }),
+  // The address clients reach the service at (behind a proxy or load balancer): http(s)://host[:port][/path].
+  PUBLIC_URL: Type.String({ default: '' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -60,7 +65,7 @@ export interface Config {
   /** Created as an all-scopes key of tenant `default` when no key exists yet. */
   bootstrapAdminKey: string | null
   /** Requests per key (or per client address without a valid key) per window. */
-  rateLimit: { max: number, windowMs: number }
+  rateLimit: { max: number, windowMs: number, redisUrl: string | null, redisPrefix: string }
   /** Longest a request (and an idle connection) may take before the server gives up on it. */
   requestTimeoutMs: number
   /** Above these the service answers 503 instead of queueing more work; 0 turns a check off. */
@@ -74,7 +79,9 @@ export interface Config {
     pollIntervalMs: number
     /** Attempts one instance makes at once. */
     concurrency: number
-  }
+  },
+  /** Where clients reach the service, without a trailing slash; null when PUBLIC_URL is unset. */
+  publicUrl: string | null
 }
 
 export const DEFAULT_SQLITE_PATH = './data/failure-reports.db'
@@ -104,6 +111,29 @@ export function parseDatabaseUrl (url: string): DatabaseTarget {
     throw new ConfigError(`DATABASE_URL scheme not supported: "${url.split(':')[0]}" (use a file path, file:, or postgres://)`)
   }
   return { dialect: 'sqlite', path: url }
+}
+
+/** RATE_LIMIT_REDIS_URL: redis:// or rediss://, or null when unset (each instance counts alone). */
+export function parseRedisUrl (text: string): string | null {
+  if (text === '') return null
+  if (!/^rediss?:\/\/[^\s]+$/.test(text) || !URL.canParse(text)) throw new ConfigError('RATE_LIMIT_REDIS_URL: must be a redis:// or rediss:// URL')
+  return text
+}
+
+/** PUBLIC_URL as an absolute http(s) URL without query, fragment or trailing slash. */
+export function parsePublicUrl (text: string): string | null {
+  if (text === '') return null
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ConfigError(`PUBLIC_URL: "${text}" is not an absolute URL (e.g. https://reports.example.org)`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PUBLIC_URL: must be an http or https URL')
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError('PUBLIC_URL: must not carry credentials, a query or a fragment')
+  }
+  return url.href.replace(/\/+$/, '')
 }
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
@@ -153,7 +183,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     stallSweepIntervalMs,
     changesRetentionMs,
     bootstrapAdminKey: withDefaults.BOOTSTRAP_ADMIN_KEY ?? null,
-    rateLimit: { max: rateLimitMax, windowMs: rateLimitWindowMs },
+    rateLimit: { max: rateLimitMax, windowMs: rateLimitWindowMs, redisUrl: parseRedisUrl(withDefaults.RATE_LIMIT_REDIS_URL), redisPrefix: withDefaults.RATE_LIMIT_REDIS_PREFIX },
     requestTimeoutMs,
     underPressure: {
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
@@ -164,7 +194,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       timeoutMs: webhookTimeoutMs,
       pollIntervalMs: webhookPollIntervalMs,
       concurrency: webhookConcurrency
-    }
+    },
+    publicUrl: parsePublicUrl(withDefaults.PUBLIC_URL)
   }
 }
 

@@ -119,6 +119,7 @@ t.test('GET /batches refuses a cursor of the former activity order with 400 inva
     title: 'Invalid cursor',
     status: 400,
     detail: 'cursor is not one this list issued',
-    errors: [{ in: 'querystring', pointer: '/cursor', detail: 'cursor is not one this list issued' }]
+    errors: [{ in: 'querystring', pointer: '/cursor', detail: 'cursor is not one this list issued' }],
+    instance: response.headers['x-request-id']
   })
 })

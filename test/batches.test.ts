@@ -68,7 +68,8 @@ t.test('GET /batches refuses a cursor it did not issue', async (t) => {
     title: 'Invalid cursor',
     status: 400,
     detail: 'cursor is not one this service issued',
-    errors: [{ in: 'querystring', pointer: '/cursor', detail: 'cursor is not one this service issued' }]
+    errors: [{ in: 'querystring', pointer: '/cursor', detail: 'cursor is not one this service issued' }],
+    instance: response.headers['x-request-id']
   })
 })
 
@@ -112,7 +113,7 @@ t.test('an unknown batch is a 404 problem on every batch route', async (t) => {
   for (const url of ['/batches/nope', '/batches/nope/retry-list', '/batches/nope/mailboxes/a@contoso.com']) {
     const response = await ctx.inject({ method: 'GET', url })
     t.equal(response.statusCode, 404, url)
-    t.same(response.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'batch "nope" has no events' })
+    t.same(response.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'batch "nope" has no events', instance: response.headers['x-request-id'] })
   }
 })
 

@@ -14,10 +14,11 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     stallSweepIntervalMs: 300_000,
     changesRetentionMs: 30 * 86_400_000,
     bootstrapAdminKey: null,
-    rateLimit: { max: 600, windowMs: 60_000 },
+    rateLimit: { max: 600, windowMs: 60_000, redisUrl: null, redisPrefix: 'sfr-rate-limit:' },
     requestTimeoutMs: 30_000,
     underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
-    webhooks: { allowPrivateNetworks: false, timeoutMs: 15_000, pollIntervalMs: 2000, concurrency: 8 }
+    webhooks: { allowPrivateNetworks: false, timeoutMs: 15_000, pollIntervalMs: 2000, concurrency: 8 },
+    publicUrl: null
   })
 })
 
@@ -79,4 +80,20 @@ t.test('bad variables are refused with a message naming each', async (t) => {
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: /LOG_LEVEL/ })
   t.throws(() => loadConfig({ STALL_AFTER: 'a while' }), { message: /STALL_AFTER/ })
   t.throws(() => loadConfig({ STALL_AFTER: '30s' }), { message: /STALL_AFTER: must be at least 1m/ })
+})
+
+t.test('PUBLIC_URL is an absolute http(s) URL, kept without its trailing slash', async (t) => {
+  t.equal(loadConfig({ PUBLIC_URL: 'https://reports.contoso.com/' }).publicUrl, 'https://reports.contoso.com')
+  t.equal(loadConfig({ PUBLIC_URL: 'http://10.0.0.5:8080/sfr' }).publicUrl, 'http://10.0.0.5:8080/sfr')
+  t.throws(() => loadConfig({ PUBLIC_URL: 'reports.contoso.com' }), /PUBLIC_URL: .* not an absolute URL/)
+  t.throws(() => loadConfig({ PUBLIC_URL: 'ftp://reports.contoso.com' }), /PUBLIC_URL: must be an http or https URL/)
+  t.throws(() => loadConfig({ PUBLIC_URL: 'https://user:pw@reports.contoso.com' }), /PUBLIC_URL: must not carry/)
+  t.throws(() => loadConfig({ PUBLIC_URL: 'https://reports.contoso.com/?a=1' }), /PUBLIC_URL: must not carry/)
+})
+
+t.test('RATE_LIMIT_REDIS_URL is a redis:// or rediss:// URL', async (t) => {
+  t.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'redis://127.0.0.1:6379/2' }).rateLimit.redisUrl, 'redis://127.0.0.1:6379/2')
+  t.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'rediss://user:pw@cache.contoso.com:6380' }).rateLimit.redisUrl, 'rediss://user:pw@cache.contoso.com:6380')
+  t.throws(() => loadConfig({ RATE_LIMIT_REDIS_URL: 'http://127.0.0.1:6379' }), /RATE_LIMIT_REDIS_URL: must be a redis/)
+  t.throws(() => loadConfig({ RATE_LIMIT_REDIS_PREFIX: 'has space' }), /RATE_LIMIT_REDIS_PREFIX/)
 })

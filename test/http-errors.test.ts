@@ -8,7 +8,7 @@ t.test('an unknown route is a 404 problem', async (t) => {
   const response = await ctx.inject({ method: 'GET', url: '/nowhere?x=1' })
   t.equal(response.statusCode, 404)
   t.equal(response.headers['content-type'], PROBLEM)
-  t.same(response.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'No route GET /nowhere' })
+  t.same(response.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'No route GET /nowhere', instance: response.headers['x-request-id'] })
 })
 
 t.test('an unknown field in an event is refused with its path', async (t) => {

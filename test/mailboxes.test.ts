@@ -72,7 +72,7 @@ t.test('an unknown mailbox is a 404 problem; a bad cursor a 400', async (t) => {
   await postEvent(ctx, syncedEvent())
   const missing = await ctx.inject({ method: 'GET', url: '/batches/batch-1/mailboxes/bob@contoso.com' })
   t.equal(missing.statusCode, 404)
-  t.same(missing.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'mailbox "bob@contoso.com" has no events in batch "batch-1"' })
+  t.same(missing.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'mailbox "bob@contoso.com" has no events in batch "batch-1"', instance: missing.headers['x-request-id'] })
   const foreign = Buffer.from('["batches",1,"x"]').toString('base64url')
   const bad = await ctx.inject({ method: 'GET', url: `/batches/batch-1/mailboxes/alice@contoso.com?cursor=${foreign}` })
   t.equal(bad.statusCode, 400)

@@ -54,7 +54,7 @@ t.test('the report of an unknown batch is a 404 problem', async (t) => {
   const response = await ctx.inject({ method: 'GET', url: '/batches/nope/errors' })
   t.equal(response.statusCode, 404)
   t.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8')
-  t.same(response.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'batch "nope" has no events' })
+  t.same(response.json(), { type: 'urn:problem:sync-failure-reports:not-found', title: 'Not Found', status: 404, detail: 'batch "nope" has no events', instance: response.headers['x-request-id'] })
 })
 
 t.test('the report carries the summary, the item and its troubleshooting guide', async (t) => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
-export const API_SCOPES = ['events:write', 'reports:read', 'admin'] as const
+export const API_SCOPES = ['events:write', 'reports:read', 'admin', 'metrics:read'] as const
 export type ApiScope = typeof API_SCOPES[number]
 
 export function isApiScope (value: string): value is ApiScope {

@@ -12,11 +12,19 @@ export const OPENAPI_INFO = {
     'which mailboxes stopped syncing, why, and what to do about it. Errors are RFC 9457 problem details. ' +
     'Every operation but health and documentation needs an API key (`Authorization: Bearer sfr_...`) ' +
     'with the scope its description names; a key sees only its own tenant\'s data.',
-  version: '0.1.0'
+  version: '0.1.0',
+  license: { name: 'UNLICENSED: proprietary, not for redistribution', identifier: 'LicenseRef-Proprietary' }
+}
+
+/** The document's servers: PUBLIC_URL, or the address the document itself was fetched from. */
+export function openapiServers (publicUrl: string | null): Array<{ url: string, description: string }> {
+  return publicUrl === null
+    ? [{ url: '/', description: 'This service, where this document was fetched from (set PUBLIC_URL to name its address)' }]
+    : [{ url: publicUrl, description: 'This service (PUBLIC_URL)' }]
 }
 
 /** Adds each route's security requirement, required scope and auth problems from its declared scope. */
-export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions, 'config'>): FastifySchema {
+export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions, 'config' | 'url'>): FastifySchema {
   const scope = (route.config as { scope?: string } | undefined)?.scope
   if (scope === 'public') return { ...schema, security: [] }
   const requirement = scope === undefined
@@ -26,7 +34,13 @@ export function documentAccess (schema: FastifySchema, route: Pick<RouteOptions,
     ...schema,
     description: schema.description === undefined ? requirement : `${schema.description}\n\n${requirement}`,
     security: [{ [BEARER_SCHEME]: [] }],
-    response: { ...(schema.response as Record<string, unknown> | undefined), ...problemResponses(401, 403, 429) }
+    // Every keyed route can be refused (401, 403), limited (429) or find the service
+    // overloaded or its database down (503); one with a path parameter can be sent one past
+    // the router's limit (414).
+    response: {
+      ...(schema.response as Record<string, unknown> | undefined),
+      ...problemResponses(401, 403, 429, 503, ...(route.url?.includes(':') === true ? [414] : []))
+    }
   }
 }
 
@@ -37,13 +51,14 @@ export default fp(async function openapi (app) {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      servers: openapiServers(app.config.publicUrl),
       components: {
         securitySchemes: {
           [BEARER_SCHEME]: {
             type: 'http',
             scheme: 'bearer',
             bearerFormat: 'sfr_<43 base64url characters>',
-            description: 'An API key of one tenant, with scopes `events:write`, `reports:read` and/or `admin`.'
+            description: 'An API key of one tenant, with scopes `events:write`, `reports:read`, `admin` and/or `metrics:read`.'
           }
         }
       },
@@ -56,7 +71,8 @@ export default fp(async function openapi (app) {
         { name: 'troubleshooting', description: 'Guides per failure category' },
         { name: 'admin', description: 'API keys of the caller\'s tenant' },
         { name: 'webhooks', description: 'Signed webhooks (Standard Webhooks) for the tenant\'s changes; the bodies are under `webhooks`' },
-        { name: 'health', description: 'Liveness and readiness probes' }
+        { name: 'health', description: 'Liveness and readiness probes' },
+        { name: 'metrics', description: 'Prometheus metrics of the deployment, for operators' }
       ]
     },
     transform: ({ schema, url, route }) => ({ schema: documentAccess(schema, route), url }),

@@ -63,8 +63,9 @@ export function invalidCursorProblem (detail: string): HttpProblem {
   })
 }
 
+/** Sends the problem with `instance` set to the request id, which the response's x-request-id and the logs carry too. */
 export async function sendProblem (reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}): Promise<FastifyReply> {
-  return await reply.code(problem.status).headers(headers).type('application/problem+json').send(problem)
+  return await reply.code(problem.status).headers(headers).type('application/problem+json').send({ ...problem, instance: problem.instance ?? reply.request.id })
 }
 
 function plainProblem (status: number, detail?: string): Problem {

@@ -10,7 +10,7 @@ declare module 'fastify' {
 
 /** Sweeps for stalls every STALL_SWEEP_INTERVAL, in the background (unref'd, stopped on close). */
 export default fp(async (app) => {
-  const sweep = new StallSweep({ repository: app.failures, clock: app.clock, stallAfterMs: app.config.stallAfterMs })
+  const sweep = new StallSweep({ repository: app.failures, clock: app.clock, stallAfterMs: app.config.stallAfterMs, onRun: app.metrics.stallSweep })
   app.decorate('stallSweep', sweep)
   const timer = new BackgroundTimer(app.config.stallSweepIntervalMs, async () => await sweep.runOnce(),
     (error) => { app.log.error({ err: error }, 'stall sweep failed') })
@@ -19,4 +19,4 @@ export default fp(async (app) => {
     await timer.stop()
     await sweep.idle()
   })
-}, { name: 'stall-sweep', dependencies: ['change-feed'] })
+}, { name: 'stall-sweep', dependencies: ['change-feed', 'metrics'] })

@@ -29,7 +29,7 @@ import {
   StoreUnavailableError,
   type BatchPage, type BatchPosition, type BatchRecord, type ClassifiedEvent, type EventPage,
   type EventPosition, type FailurePage, type FailurePageRequest, type FailureRepository,
-  type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult
+  type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult, type PoolStats
 } from './types.js'
 
 type PostgresTx = Parameters<Parameters<PostgresDb['transaction']>[0]>[0]
@@ -329,6 +329,16 @@ export class PostgresFailureRepository implements FailureRepository {
     })))
     if (result.changes.length > 0) this.appended.emit([tenantId])
     return result
+  }
+
+  async countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>> {
+    return await guarded(async () => await this.db.select({ category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
+      .from(failures).where(eq(failures.status, 'open')).groupBy(failures.category))
+  }
+
+  poolStats (): PoolStats {
+    const pool = this.db.$client
+    return { max: this.options.poolSize, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {

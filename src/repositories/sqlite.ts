@@ -512,6 +512,15 @@ export class SqliteFailureRepository implements FailureRepository {
     return pageOf(rows, limit, (last) => ({ createdAt: last.createdAt, batchId: last.batchId }))
   }
 
+  async countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>> {
+    return this.db.select({ category: failures.category, count: sql<number>`count(*)` })
+      .from(failures).where(eq(failures.status, 'open')).groupBy(failures.category).all()
+  }
+
+  poolStats (): null {
+    return null
+  }
+
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
     return this.memo.get(`counts\u0000${tenantId}\u0000${[...batchIds].sort().join('\u0000')}`, () => this.countBatchesNow(tenantId, batchIds))
   }

@@ -156,6 +156,14 @@ export function isStorageFull (error: unknown): boolean {
   return code === 'SQLITE_FULL' || code === '53100'
 }
 
+/** Connections of a PostgreSQL pool right now. */
+export interface PoolStats {
+  max: number
+  total: number
+  idle: number
+  waiting: number
+}
+
 export interface FailureRepository {
   readonly dialect: 'sqlite' | 'postgres'
   /** Stores events and advances their failures in one transaction: all or nothing. */
@@ -198,6 +206,10 @@ export interface FailureRepository {
   listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage>
   /** Up to `limit` distinct mailboxes after `after` (by name) with an open failure of these categories. */
   listMailboxesWithOpenFailures (tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number): Promise<string[]>
+  /** Open failures of every tenant per category (at most one row per category). */
+  countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>>
+  /** The connection pool's use; null on SQLite (one connection, no pool). */
+  poolStats (): PoolStats | null
   readiness (): Promise<ReadinessState>
   close (): Promise<void>
 }

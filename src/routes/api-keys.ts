@@ -23,6 +23,7 @@ const apiKeys: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'admin' },
     schema: {
       tags: ['admin'],
+      operationId: 'createApiKey',
       summary: 'Create an API key for the caller\'s tenant',
       description: 'The response holds the key itself, once: only its hash is stored.',
       body: CreateApiKeyBodySchema,
@@ -42,6 +43,7 @@ const apiKeys: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'admin' },
     schema: {
       tags: ['admin'],
+      operationId: 'listApiKeys',
       summary: 'List the caller\'s tenant\'s API keys, without secrets',
       response: { 200: ApiKeyListSchema }
     }
@@ -53,6 +55,7 @@ const apiKeys: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'admin' },
     schema: {
       tags: ['admin'],
+      operationId: 'revokeApiKey',
       summary: 'Revoke an API key of the caller\'s tenant',
       description: 'Takes effect at once: the next request with that key is a 401.',
       params: ApiKeyParamsSchema,

@@ -127,6 +127,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
+      operationId: 'listBatches',
       summary: 'Every batch of the tenant with its mailbox and failure counts',
       description: 'Newest batch first: by `createdAt` (when the service received the batch\'s first event) descending, ' +
         'then by batchId. No event moves a batch in this order, so a walk over every `cursor` returns each batch that ' +
@@ -160,6 +161,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
+      operationId: 'getBatch',
       summary: 'Summary of one migration batch',
       description: 'The batch\'s counts and the open blocking failure that has held new mail up longest. ' +
         'Sends a strong ETag; `If-None-Match` answers 304 while nothing changed.',
@@ -194,6 +196,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
+      operationId: 'getBatchErrors',
       summary: 'Error report of a migration batch',
       description: 'Failures ordered by lastSeenAt descending, then mailbox, each with its troubleshooting guide. ' +
         'Page with `cursor`: a walk over every cursor returns each failure once, also while events arrive. ' +
@@ -258,6 +261,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['reports'],
+      operationId: 'getBatchRetryList',
       summary: 'Mailboxes that need a new migration batch, as CSV',
       description: 'CSV with the header `EmailAddress` and one row per distinct mailbox with an open failure of the ' +
         'chosen categories (default `sync_stalled`), sorted by address: the file migration tools import to start a batch.',

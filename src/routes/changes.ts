@@ -8,6 +8,7 @@ const changes: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['changes'],
+      operationId: 'listChanges',
       summary: 'The change feed: every lifecycle change of the tenant\'s failures, in order',
       description: 'One entry per `failure.opened`, `failure.reopened`, `failure.resolved` and `failure.stalled`, ' +
         'numbered per tenant (`seq`, strictly increasing, committed in order: a reader that paged past N never misses ' +

@@ -43,6 +43,7 @@ const classify: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['classification'],
+      operationId: 'classifyError',
       summary: 'Classify a raw engine error without storing anything',
       description: 'The same classification POST /events applies: engine code, then IMAP response code, then wording, else unclassified.',
       body: ClassifyBodySchema,

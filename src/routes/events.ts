@@ -63,6 +63,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     attachValidation: true,
     schema: {
       tags: ['events'],
+      operationId: 'postEvent',
       summary: 'Report one sync outcome of a mailbox',
       description: 'Idempotent on `id`: a retry with the same content answers 200 with duplicate true and counts nothing twice. ' +
         'A 2xx means the event is committed. A 400 lists every problem in one `errors` list, each at its JSON pointer: ' +
@@ -79,6 +80,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     const [event] = prepare(request, isRecord(body) ? [body] : [], () => '', { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes: [outcome] } = await app.failures.recordEvents(request.tenantId, [event], app.clock())
+      app.metrics.eventsIngested([event], [outcome])
       return await reply.code(outcome.duplicate ? 200 : 201).send(outcome)
     } catch (error) {
       if (error instanceof EventConflictError) throw conflictProblem(error, false)
@@ -92,6 +94,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     attachValidation: true,
     schema: {
       tags: ['events'],
+      operationId: 'postEventsBulk',
       summary: 'Report up to 1000 sync outcomes in one transaction',
       description: 'All events are stored in one transaction, or none: a bad item is a 400 naming its index ' +
         '(schema and domain errors of every item in one list, in index order, the first 100 listed and `moreErrors` counting the rest), ' +
@@ -108,6 +111,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     const prepared = prepare(request, items, (index) => `/events/${index}`, { now: app.clock(), maxSkewMs: app.config.maxClockSkewMs })
     try {
       const { outcomes } = await app.failures.recordEvents(request.tenantId, prepared, app.clock())
+      app.metrics.eventsIngested(prepared, outcomes)
       return { results: outcomes.map(({ id, duplicate, category, rule }) => ({ id, duplicate, category, rule })) }
     } catch (error) {
       if (error instanceof EventConflictError) throw conflictProblem(error, true)

@@ -8,6 +8,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'public' },
     schema: {
       tags: ['health'],
+      operationId: 'getLiveness',
       summary: 'Liveness: the process serves requests',
       response: { 200: Type.Object({ status: Type.Literal('ok') }) }
     }
@@ -17,6 +18,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'public' },
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
       summary: 'Readiness: the database is reachable, migrated and writes can commit',
       response: {
         200: Type.Object({

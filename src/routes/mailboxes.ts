@@ -13,6 +13,7 @@ const mailboxes: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read', etag: true },
     schema: {
       tags: ['reports'],
+      operationId: 'getMailbox',
       summary: 'One mailbox of a batch: sync state, failures and event history',
       description: 'The mailbox\'s state (syncing, failing or stalled), its last successful sync, every failure ' +
         '(open and resolved) with its troubleshooting guide, and its events newest first, paged with `cursor`. ' +

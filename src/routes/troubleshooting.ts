@@ -15,6 +15,7 @@ const troubleshooting: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['troubleshooting'],
+      operationId: 'listTroubleshootingGuides',
       summary: 'Every failure category with its troubleshooting guide',
       querystring: GuideQuerySchema,
       response: {
@@ -30,6 +31,7 @@ const troubleshooting: FastifyPluginAsyncTypebox = async (app) => {
     config: { scope: 'reports:read' },
     schema: {
       tags: ['troubleshooting'],
+      operationId: 'getTroubleshootingGuide',
       summary: 'One category\'s troubleshooting guide, personalised',
       description: '`credentialMode`, `migrationType` and `server` tailor the steps as they would be for a failure reported with that context.',
       params: Type.Object({ category: Type.String({ maxLength: 64, description: 'Category id.' }) }),

@@ -11,7 +11,7 @@ export const ProblemSchema = Type.Object({
   title: Type.String(),
   status: Type.Integer(),
   detail: Type.Optional(Type.String()),
-  instance: Type.Optional(Type.String()),
+  instance: Type.Optional(Type.String({ description: 'The request id, as the response\'s x-request-id header and the service\'s logs carry it.' })),
   errors: Type.Optional(Type.Array(ProblemErrorSchema, { description: 'Every problem found, at most 100; `moreErrors` counts the rest.' })),
   moreErrors: Type.Optional(Type.Integer({ minimum: 1, description: 'How many problems were found beyond those listed in `errors`.' }))
 }, {
@@ -46,7 +46,8 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not application/json.',
   422: 'The request conflicts with what is stored.',
   429: 'Too many requests for this API key; `Retry-After` says when to retry.',
-  503: 'Not ready: the database is unreachable or not migrated.',
+  414: 'A path parameter is far longer than any identifier this service knows.',
+  503: 'Unavailable for now: the service is overloaded or its database is unreachable or not migrated; `Retry-After` says when to retry.',
   507: 'The database\'s disk is full: nothing was stored; `Retry-After` says when to retry.'
 }
 

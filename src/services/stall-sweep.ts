@@ -21,6 +21,8 @@ export interface StallSweepOptions {
   clock: () => number
   stallAfterMs: number
   chunk?: number
+  /** Told of every finished run and how long it took (metrics). */
+  onRun?: (run: SweepRun, seconds: number) => void
 }
 
 export class StallSweep {
@@ -39,7 +41,10 @@ export class StallSweep {
     const previous = this.running
     const run = (async () => {
       if (previous !== null) await previous.catch(() => undefined)
-      return await this.sweep()
+      const started = performance.now()
+      const result = await this.sweep()
+      this.options.onRun?.(result, (performance.now() - started) / 1000)
+      return result
     })()
     this.running = run
     try {

@@ -15,6 +15,7 @@ import { openSqlite } from '../../src/db/sqlite.js'
 import { SqliteWebhookRepository } from '../../src/repositories/webhooks.sqlite.js'
 import type { WebhookResolver } from '../../src/services/webhook-client.js'
 import type { FailureRepository } from '../../src/repositories/types.js'
+import { responseProblems } from './openapi-responses.js'
 
 /** A controllable clock for tests: starts at `start`, moves only when told. */
 export class TestClock {
@@ -119,7 +120,12 @@ export async function buildTestApp (t: Test, env: Record<string, string> = {}, o
   const inject = async ({ auth, ...options }: TestInjectOptions): Promise<LightMyRequestResponse> => {
     const headers: Record<string, string | string[] | number | undefined> = { ...options.headers }
     if (auth !== false && headers.authorization === undefined) headers.authorization = `Bearer ${key}`
-    return await app.inject({ ...options, headers })
+    const response = await app.inject({ ...options, headers })
+    // Every answer the suite receives must be what openapi/openapi.json documents.
+    const method = options.method ?? 'GET'
+    const url = typeof options.url === 'string' ? options.url : (options.path as string | undefined) ?? ''
+    for (const problem of responseProblems(method, url, response)) t.fail(`not as documented: ${problem}`)
+    return response
   }
   return { app, repository, apiKeys, key, clock, inject }
 }
