@@ -6,10 +6,11 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { SqliteFailureRepository } from '../src/repositories/sqlite.js'
 import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
+import { SqliteWebhookRepository } from '../src/repositories/webhooks.sqlite.js'
 
 export async function openapiDocument (): Promise<string> {
   const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), {
-    stores: { repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:') }, logger: false
+    stores: { repository: SqliteFailureRepository.open(':memory:'), apiKeys: SqliteApiKeyRepository.open(':memory:'), webhooks: SqliteWebhookRepository.open(':memory:') }, logger: false
   })
   try {
     await app.ready()

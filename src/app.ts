@@ -24,6 +24,9 @@ import changeFeed from './plugins/change-feed.js'
 import stores from './plugins/stores.js'
 import stallSweep from './plugins/stall-sweep.js'
 import changeRoutes from './routes/changes.js'
+import webhooks from './plugins/webhooks.js'
+import webhookRoutes from './routes/webhooks.js'
+import type { WebhookResolver } from './services/webhook-client.js'
 import metrics from './plugins/metrics.js'
 import metricsRoutes from './routes/metrics.js'
 import emailDigests from './plugins/email-digests.js'
@@ -53,6 +56,8 @@ export interface AppOptions {
   stores?: Omit<Stores, 'emails'> & { emails?: EmailRepository }
   clock?: () => number
   logger?: FastifyServerOptions['logger']
+  /** How webhook URLs' host names resolve (tests inject names; nothing else is ever looked up). */
+  webhookResolver?: WebhookResolver
 }
 
 export const DEFAULT_TENANT = 'default'
@@ -113,7 +118,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(metrics)
 
   const opened = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
-  const { apiKeys, emails } = opened
+  const { apiKeys, emails, webhooks: webhookStore } = opened
   await app.register(stores, { stores: opened })
   app.decorate('reports', new ReportService(opened.repository))
   const clock = options.clock ?? Date.now
@@ -127,6 +132,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(changeFeed)
   await app.register(stallSweep)
   await app.register(emailDigests, { repository: emails ?? null })
+  await app.register(webhooks, { store: webhookStore, resolver: options.webhookResolver })
 
   // The session is read before the key is looked for: a signed-in browser's session names one.
   await app.register(session, { apiKeys })
@@ -145,6 +151,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(classifyRoutes)
   await app.register(apiKeyRoutes)
   await app.register(changeRoutes)
+  await app.register(webhookRoutes)
   await app.register(metricsRoutes)
   await app.register(emailSubscriptionRoutes)
   await app.register(emailUnsubscribeRoutes)

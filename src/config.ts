@@ -32,6 +32,10 @@ export const EnvSchema = Type.Object({
   REQUEST_TIMEOUT: Type.String({ default: '30s', pattern: DURATION }),
   MAX_EVENT_LOOP_DELAY: Type.String({ default: '1s', pattern: DURATION }),
   MAX_EVENT_LOOP_UTILIZATION: Type.String({ default: '0', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
+  WEBHOOK_TIMEOUT: Type.String({ default: '15s', pattern: DURATION }),
+  WEBHOOK_POLL_INTERVAL: Type.String({ default: '2s', pattern: DURATION }),
+  WEBHOOK_CONCURRENCY: Type.String({ default: '8', pattern: '^[0-9]{1,3}$' }),
   // The address clients reach the service at (behind a proxy or load balancer): http(s)://host[:port][/path].
   PUBLIC_URL: Type.String({ default: '' }),
   // E-mail digests: off without SMTP_URL. Never echoed in errors: it may hold a password.
@@ -77,6 +81,16 @@ export interface Config {
   requestTimeoutMs: number
   /** Above these the service answers 503 instead of queueing more work; 0 turns a check off. */
   underPressure: { maxEventLoopDelayMs: number, maxEventLoopUtilization: number }
+  webhooks: {
+    /** Lets webhook URLs be http and reach loopback, private and link-local addresses (on-premises receivers, tests). */
+    allowPrivateNetworks: boolean
+    /** Longest one delivery attempt may take. */
+    timeoutMs: number
+    /** How often the dispatcher looks for due deliveries besides being woken by new changes. */
+    pollIntervalMs: number
+    /** Attempts one instance makes at once. */
+    concurrency: number
+  },
   /** Where clients reach the service, without a trailing slash; null when PUBLIC_URL is unset. */
   publicUrl: string | null
   /** E-mail digests; null without SMTP_URL (e-mail is off and its routes answer 409). */
@@ -184,6 +198,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const publicUrl = parsePublicUrl(withDefaults.PUBLIC_URL)
   const sessionTtlMs = parseDuration(withDefaults.SESSION_TTL)
   if (sessionTtlMs < 60_000) throw new ConfigError('SESSION_TTL: must be at least 1m')
+  const webhookTimeoutMs = parseDuration(withDefaults.WEBHOOK_TIMEOUT)
+  if (webhookTimeoutMs < 100 || webhookTimeoutMs > 60_000) throw new ConfigError('WEBHOOK_TIMEOUT: must be between 100ms and 60s')
+  const webhookPollIntervalMs = parseDuration(withDefaults.WEBHOOK_POLL_INTERVAL)
+  if (webhookPollIntervalMs < 100) throw new ConfigError('WEBHOOK_POLL_INTERVAL: must be at least 100ms')
+  const webhookConcurrency = Number(withDefaults.WEBHOOK_CONCURRENCY)
+  if (webhookConcurrency < 1) throw new ConfigError('WEBHOOK_CONCURRENCY: must be at least 1')
   return {
     email: emailConfig(withDefaults, publicUrl),
     host: withDefaults.HOST,
@@ -202,6 +222,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     underPressure: {
       maxEventLoopDelayMs: parseDuration(withDefaults.MAX_EVENT_LOOP_DELAY),
       maxEventLoopUtilization: Number(withDefaults.MAX_EVENT_LOOP_UTILIZATION)
+    },
+    webhooks: {
+      allowPrivateNetworks: withDefaults.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+      timeoutMs: webhookTimeoutMs,
+      pollIntervalMs: webhookPollIntervalMs,
+      concurrency: webhookConcurrency
     },
     session: { secret: withDefaults.SESSION_SECRET ?? null, ttlMs: sessionTtlMs },
     publicUrl

@@ -16,7 +16,7 @@ interface Operation { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path:
 interface OpenApiOperation {
   description?: string
   security?: Array<Record<string, string[]>>
-  requestBody?: { content?: Record<string, { schema?: { examples?: unknown[] } }> }
+  requestBody?: { content?: Record<string, { example?: unknown, schema?: { examples?: unknown[] } }> }
 }
 
 /** Every operation of the OpenAPI document with the scope it declares: new routes are covered without editing this test. */
@@ -24,7 +24,9 @@ function operations (document: { paths: Record<string, Record<string, OpenApiOpe
   return Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => {
     const declared = /Requires an API key with the scope `([a-z:]+)`/.exec(operation.description ?? '')
     const scope = operation.security?.length === 0 ? 'public' : (declared?.[1] as ApiScope)
-    const example = operation.requestBody?.content?.['application/json']?.schema?.examples?.[0] ?? {}
+    // @fastify/swagger moves a schema's only example up to the media type's `example`.
+    const media = operation.requestBody?.content?.['application/json']
+    const example = media?.example ?? media?.schema?.examples?.[0] ?? {}
     return { method: method.toUpperCase() as Operation['method'], path, scope, example }
   }))
 }

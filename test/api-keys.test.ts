@@ -4,6 +4,7 @@ import { buildApp, bootstrapAdminKey } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { authenticateApiKey, issueApiKey } from '../src/repositories/api-keys.js'
 import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
+import { SqliteWebhookRepository } from '../src/repositories/webhooks.sqlite.js'
 import { buildTestApp, freshRepository } from './helpers/app.js'
 
 const PROBLEM = 'application/problem+json; charset=utf-8'
@@ -53,7 +54,7 @@ t.test('parseScopes reads a comma list and refuses unknown scopes', async (t) =>
 t.test('BOOTSTRAP_ADMIN_KEY becomes an all-scopes admin key of tenant default when no key exists', async (t) => {
   const secret = generateApiKey()
   const apiKeys = SqliteApiKeyRepository.open(':memory:')
-  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', BOOTSTRAP_ADMIN_KEY: secret }), { stores: { repository: await freshRepository(), apiKeys }, logger: false })
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', BOOTSTRAP_ADMIN_KEY: secret }), { stores: { repository: await freshRepository(), apiKeys, webhooks: SqliteWebhookRepository.open(':memory:') }, logger: false })
   t.teardown(async () => { await app.close() })
   const response = await app.inject({ method: 'GET', url: '/admin/api-keys', headers: { authorization: `Bearer ${secret}` } })
   t.equal(response.statusCode, 200)

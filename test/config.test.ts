@@ -17,6 +17,7 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     rateLimit: { max: 600, windowMs: 60_000, redisUrl: null, redisPrefix: 'sfr-rate-limit:' },
     requestTimeoutMs: 30_000,
     underPressure: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 },
+    webhooks: { allowPrivateNetworks: false, timeoutMs: 15_000, pollIntervalMs: 2000, concurrency: 8 },
     publicUrl: null,
     email: null,
     session: { secret: null, ttlMs: 12 * 3_600_000 }
@@ -61,6 +62,16 @@ t.test('the pages\' session and public address are read and validated', async (t
   t.notOk(error instanceof Error && error.message.includes(short), 'the secret is not echoed')
   t.throws(() => loadConfig({ SESSION_TTL: '30s' }), { message: /SESSION_TTL/ })
   t.throws(() => loadConfig({ PUBLIC_URL: 'reports.example.com' }), { message: /PUBLIC_URL/ })
+})
+
+t.test('webhook settings are read and validated', async (t) => {
+  t.match(loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_TIMEOUT: '2s', WEBHOOK_POLL_INTERVAL: '250ms', WEBHOOK_CONCURRENCY: '2' }), {
+    webhooks: { allowPrivateNetworks: true, timeoutMs: 2000, pollIntervalMs: 250, concurrency: 2 }
+  })
+  t.throws(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'yes' }), { message: /WEBHOOK_ALLOW_PRIVATE_NETWORKS/ })
+  t.throws(() => loadConfig({ WEBHOOK_TIMEOUT: '2m' }), { message: /WEBHOOK_TIMEOUT/ })
+  t.throws(() => loadConfig({ WEBHOOK_POLL_INTERVAL: '10ms' }), { message: /WEBHOOK_POLL_INTERVAL/ })
+  t.throws(() => loadConfig({ WEBHOOK_CONCURRENCY: '0' }), { message: /WEBHOOK_CONCURRENCY/ })
 })
 
 t.test('limits and the bootstrap key are read and validated', async (t) => {

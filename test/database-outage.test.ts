@@ -5,6 +5,7 @@ import { buildApp, DEFAULT_TENANT } from '../src/app.js'
 import { API_SCOPES } from '../src/domain/api-keys.js'
 import { issueApiKey } from '../src/repositories/api-keys.js'
 import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
+import { SqliteWebhookRepository } from '../src/repositories/webhooks.sqlite.js'
 import { loadConfig } from '../src/config.js'
 import { PostgresFailureRepository, isUnavailable } from '../src/repositories/postgres.js'
 import { StoreUnavailableError } from '../src/repositories/types.js'
@@ -78,7 +79,7 @@ if (TEST_DATABASE_URL === undefined) {
     const apiKeys = SqliteApiKeyRepository.open(':memory:')
     const { secret } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES] }, Date.now())
     const headers = { authorization: `Bearer ${secret}` }
-    const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY: '0' }), { stores: { repository, apiKeys }, clock: new TestClock().read, logger: false })
+    const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY: '0' }), { stores: { repository, apiKeys, webhooks: SqliteWebhookRepository.open(':memory:') }, clock: new TestClock().read, logger: false })
     t.teardown(async () => { await app.close() })
     const post = async (id: string) => await app.inject({ method: 'POST', url: '/events', payload: failedEvent({ id }), headers })
     const ready = async () => await app.inject({ method: 'GET', url: '/health/ready' })

@@ -9,6 +9,7 @@ import { API_SCOPES } from '../src/domain/api-keys.js'
 import { openSqlite } from '../src/db/sqlite.js'
 import { issueApiKey } from '../src/repositories/api-keys.js'
 import { SqliteApiKeyRepository } from '../src/repositories/api-keys.sqlite.js'
+import { SqliteWebhookRepository } from '../src/repositories/webhooks.sqlite.js'
 import { SqliteFailureRepository } from '../src/repositories/sqlite.js'
 import { failedEvent } from './helpers/app.js'
 
@@ -42,7 +43,7 @@ t.test('a full disk answers 507 with Retry-After, turns readiness off, and recov
   const apiKeys = new SqliteApiKeyRepository(db)
   const { secret } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'disk' }, Date.parse('2026-11-24T12:00:00Z'))
   const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '1000000', MAX_EVENT_LOOP_DELAY: '0' }),
-    { stores: { repository, apiKeys }, clock: () => Date.parse('2026-11-24T12:00:00Z'), logger: false })
+    { stores: { repository, apiKeys, webhooks: new SqliteWebhookRepository(db) }, clock: () => Date.parse('2026-11-24T12:00:00Z'), logger: false })
   t.teardown(async () => { await app.close() })
   const headers = { authorization: `Bearer ${secret}` }
   t.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200)

@@ -101,12 +101,14 @@ t.test('a change written through one instance reaches a stream held by another w
   const schema = await createTestSchema(url)
   const { PostgresFailureRepository } = await import('../src/repositories/postgres.js')
   const { PostgresApiKeyRepository } = await import('../src/repositories/api-keys.postgres.js')
+  const { PostgresWebhookRepository } = await import('../src/repositories/webhooks.postgres.js')
   const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '1000000', MAX_EVENT_LOOP_DELAY: '0' })
   const apps: FastifyInstance[] = []
   for (let i = 0; i < 2; i++) {
     const repository = await PostgresFailureRepository.open({ url, poolSize: 2, schema: schema.name })
     const apiKeys = await PostgresApiKeyRepository.open({ url, poolSize: 1, schema: schema.name })
-    apps.push(await buildApp(config, { stores: { repository, apiKeys }, logger: false }))
+    const webhooks = await PostgresWebhookRepository.open({ url, poolSize: 1, schema: schema.name })
+    apps.push(await buildApp(config, { stores: { repository, apiKeys, webhooks }, logger: false }))
   }
   t.teardown(async () => {
     for (const app of apps) await app.close()

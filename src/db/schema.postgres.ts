@@ -237,3 +237,71 @@ export const batchCounters = pgTable('batch_counters', {
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId, t.name] })
 ])
+// Webhooks: see schema.sqlite.ts.
+export const webhookSubscriptions = pgTable('webhook_subscriptions', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  url: text('url').notNull(),
+  description: text('description'),
+  eventTypes: text('event_types').notNull(),
+  batchIds: text('batch_ids').notNull(),
+  categories: text('categories').notNull(),
+  mode: text('mode', { enum: ['each', 'digest'] }).notNull(),
+  groupWaitMs: epochMs('group_wait_ms').notNull(),
+  groupIntervalMs: epochMs('group_interval_ms').notNull(),
+  secret: text('secret').notNull(),
+  previousSecret: text('previous_secret'),
+  previousSecretExpiresAt: epochMs('previous_secret_expires_at'),
+  enabled: boolean('enabled').notNull(),
+  disabledReason: text('disabled_reason'),
+  disabledAt: epochMs('disabled_at'),
+  failingSince: epochMs('failing_since'),
+  cursor: bigint('cursor', { mode: 'number' }).notNull(),
+  createdAt: epochMs('created_at').notNull(),
+  updatedAt: epochMs('updated_at').notNull()
+}, (t) => [
+  index('webhook_subscriptions_tenant_idx').on(t.tenantId, t.createdAt)
+])
+
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: text('id').primaryKey(),
+  subscriptionId: text('subscription_id').notNull(),
+  tenantId: text('tenant_id').notNull(),
+  type: text('type').notNull(),
+  payload: text('payload').notNull(),
+  orderingKey: text('ordering_key'),
+  position: bigint('position', { mode: 'number' }).notNull(),
+  status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+  attempts: integer('attempts').notNull(),
+  nextAttemptAt: epochMs('next_attempt_at'),
+  leaseToken: text('lease_token'),
+  leaseUntil: epochMs('lease_until'),
+  createdAt: epochMs('created_at').notNull()
+}, (t) => [
+  index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+  index('webhook_deliveries_order_idx').on(t.subscriptionId, t.orderingKey, t.position),
+  index('webhook_deliveries_log_idx').on(t.subscriptionId, t.createdAt, t.id)
+])
+
+export const webhookAttempts = pgTable('webhook_attempts', {
+  deliveryId: text('delivery_id').notNull(),
+  number: integer('number').notNull(),
+  attemptedAt: epochMs('attempted_at').notNull(),
+  statusCode: integer('status_code'),
+  durationMs: integer('duration_ms').notNull(),
+  error: text('error'),
+  nextAttemptAt: epochMs('next_attempt_at')
+}, (t) => [
+  primaryKey({ columns: [t.deliveryId, t.number] })
+])
+
+export const webhookDigestGroups = pgTable('webhook_digest_groups', {
+  subscriptionId: text('subscription_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  fromSeq: bigint('from_seq', { mode: 'number' }),
+  toSeq: bigint('to_seq', { mode: 'number' }),
+  firstPendingAt: epochMs('first_pending_at'),
+  lastSentAt: epochMs('last_sent_at')
+}, (t) => [
+  primaryKey({ columns: [t.subscriptionId, t.batchId] })
+])

@@ -227,3 +227,76 @@ export const batchCounters = sqliteTable('batch_counters', {
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId, t.name] })
 ])
+// Webhook subscriptions of a tenant. Filters are JSON arrays (empty: everything). The secret
+// is kept in clear: every delivery is signed with it.
+export const webhookSubscriptions = sqliteTable('webhook_subscriptions', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  url: text('url').notNull(),
+  description: text('description'),
+  eventTypes: text('event_types').notNull(),
+  batchIds: text('batch_ids').notNull(),
+  categories: text('categories').notNull(),
+  mode: text('mode', { enum: ['each', 'digest'] }).notNull(),
+  groupWaitMs: integer('group_wait_ms').notNull(),
+  groupIntervalMs: integer('group_interval_ms').notNull(),
+  secret: text('secret').notNull(),
+  previousSecret: text('previous_secret'),
+  previousSecretExpiresAt: integer('previous_secret_expires_at'),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+  disabledReason: text('disabled_reason'),
+  disabledAt: integer('disabled_at'),
+  failingSince: integer('failing_since'),
+  // Last change seq of the tenant's feed turned into deliveries.
+  cursor: integer('cursor').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull()
+}, (t) => [
+  index('webhook_subscriptions_tenant_idx').on(t.tenantId, t.createdAt)
+])
+
+// The webhook outbox: one row per message to one subscription, attempted until delivered or
+// out of attempts; a claimed row carries a lease (lease_token, lease_until).
+export const webhookDeliveries = sqliteTable('webhook_deliveries', {
+  id: text('id').primaryKey(),
+  subscriptionId: text('subscription_id').notNull(),
+  tenantId: text('tenant_id').notNull(),
+  type: text('type').notNull(),
+  payload: text('payload').notNull(),
+  orderingKey: text('ordering_key'),
+  position: integer('position').notNull(),
+  status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+  attempts: integer('attempts').notNull(),
+  nextAttemptAt: integer('next_attempt_at'),
+  leaseToken: text('lease_token'),
+  leaseUntil: integer('lease_until'),
+  createdAt: integer('created_at').notNull()
+}, (t) => [
+  index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+  index('webhook_deliveries_order_idx').on(t.subscriptionId, t.orderingKey, t.position),
+  index('webhook_deliveries_log_idx').on(t.subscriptionId, t.createdAt, t.id)
+])
+
+export const webhookAttempts = sqliteTable('webhook_attempts', {
+  deliveryId: text('delivery_id').notNull(),
+  number: integer('number').notNull(),
+  attemptedAt: integer('attempted_at').notNull(),
+  statusCode: integer('status_code'),
+  durationMs: integer('duration_ms').notNull(),
+  error: text('error'),
+  nextAttemptAt: integer('next_attempt_at')
+}, (t) => [
+  primaryKey({ columns: [t.deliveryId, t.number] })
+])
+
+// Digest mode: the changes of a batch waiting for the subscription's next digest message.
+export const webhookDigestGroups = sqliteTable('webhook_digest_groups', {
+  subscriptionId: text('subscription_id').notNull(),
+  batchId: text('batch_id').notNull(),
+  fromSeq: integer('from_seq'),
+  toSeq: integer('to_seq'),
+  firstPendingAt: integer('first_pending_at'),
+  lastSentAt: integer('last_sent_at')
+}, (t) => [
+  primaryKey({ columns: [t.subscriptionId, t.batchId] })
+])

@@ -58,3 +58,18 @@ export function summarizeDigest (batchId: string, changes: Change[], max = DIGES
   const listed = max <= 0 ? [] : ordered.slice(-max)
   return { batchId, total: ordered.length, changes: listed, more: ordered.length - listed.length, byCategory, byType }
 }
+
+/**
+ * Folds more of a batch's pending changes (later seqs than those already folded) into a
+ * summary, so a large group can be summarised chunk by chunk in bounded memory.
+ */
+export function foldDigest (summary: DigestSummary, changes: Change[], max = DIGEST_MAX_CHANGES): DigestSummary {
+  const added = summarizeDigest(summary.batchId, changes, max)
+  const byCategory = { ...summary.byCategory }
+  for (const [category, count] of Object.entries(added.byCategory) as Array<[CategoryId, number]>) byCategory[category] = (byCategory[category] ?? 0) + count
+  const byType = { ...summary.byType }
+  for (const [type, count] of Object.entries(added.byType) as Array<[ChangeType, number]>) byType[type] = (byType[type] ?? 0) + count
+  const listed = max <= 0 ? [] : [...summary.changes, ...added.changes].sort((a, b) => a.seq - b.seq).slice(-max)
+  const total = summary.total + added.total
+  return { batchId: summary.batchId, total, changes: listed, more: total - listed.length, byCategory, byType }
+}

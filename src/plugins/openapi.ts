@@ -5,6 +5,7 @@ import type { FastifySchema, RouteOptions } from 'fastify'
 import { ProblemSchema, problemResponses } from '../schemas/common.js'
 import { BEARER_SCHEME } from './auth.js'
 import { docsPolicy, servedOverHttps } from './protection.js'
+import { webhookDocuments } from '../schemas/webhook-documents.js'
 
 export const OPENAPI_INFO = {
   title: 'Sync failure reports',
@@ -62,6 +63,7 @@ export default fp(async function openapi (app) {
           }
         }
       },
+      webhooks: webhookDocuments(),
       tags: [
         { name: 'events', description: 'Sync engines report outcomes' },
         { name: 'reports', description: 'Dashboards read error reports' },
@@ -69,6 +71,7 @@ export default fp(async function openapi (app) {
         { name: 'classification', description: 'How raw engine errors become categories' },
         { name: 'troubleshooting', description: 'Guides per failure category' },
         { name: 'admin', description: 'API keys of the caller\'s tenant' },
+        { name: 'webhooks', description: 'Signed webhooks (Standard Webhooks) for the tenant\'s changes; the bodies are under `webhooks`' },
         { name: 'health', description: 'Liveness and readiness probes' },
         { name: 'metrics', description: 'Prometheus metrics of the deployment, for operators' }
       ]

@@ -6,17 +6,20 @@ import { SqliteApiKeyRepository } from './api-keys.sqlite.js'
 import { openSqlite } from '../db/sqlite.js'
 import type { EmailRepository } from './email.js'
 import { SqliteEmailRepository } from './email.sqlite.js'
+import type { WebhookRepository } from './webhooks.js'
+import { SqliteWebhookRepository } from './webhooks.sqlite.js'
 
 export interface RepositoryOptions {
   /** Most connections to PostgreSQL (DATABASE_POOL_SIZE). */
   poolSize: number
 }
 
-/** The service's stores: sync failures, API keys and e-mail digests. */
+/** The service's stores: sync failures, API keys, e-mail digests and webhooks. */
 export interface Stores {
   repository: FailureRepository
   apiKeys: ApiKeyRepository
   emails: EmailRepository
+  webhooks: WebhookRepository
 }
 
 /** Opens the API-key store of the same database (its own connection or pool). */
@@ -38,15 +41,18 @@ export async function openApiKeyRepository (target: DatabaseTarget, options: Rep
 export async function openStores (target: DatabaseTarget, options: RepositoryOptions): Promise<Stores> {
   if (target.dialect === 'sqlite') {
     const { db } = openSqlite(target.path)
-    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db), emails: new SqliteEmailRepository(db) }
+    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db), emails: new SqliteEmailRepository(db), webhooks: new SqliteWebhookRepository(db) }
   }
   // Loaded on demand: an instance on SQLite never loads the PostgreSQL driver.
   const { PostgresFailureRepository } = await import('./postgres.js')
   const { PostgresEmailRepository } = await import('./email.postgres.js')
+  const { PostgresWebhookRepository } = await import('./webhooks.postgres.js')
   return {
     repository: await PostgresFailureRepository.open({ url: target.url, poolSize: options.poolSize }),
     apiKeys: await openApiKeyRepository(target, options),
     // Digests and sending are background work: a small pool of their own.
-    emails: await PostgresEmailRepository.open({ url: target.url, poolSize: Math.max(2, Math.ceil(options.poolSize / 4)) })
+    emails: await PostgresEmailRepository.open({ url: target.url, poolSize: Math.max(2, Math.ceil(options.poolSize / 4)) }),
+    // The dispatcher's claims and results are short statements: a share of the pool.
+    webhooks: await PostgresWebhookRepository.open({ url: target.url, poolSize: Math.max(2, Math.ceil(options.poolSize / 4)) })
   }
 }

@@ -13,6 +13,8 @@ import { SqliteFailureRepository } from '../../src/repositories/sqlite.js'
 import { SqliteEmailRepository } from '../../src/repositories/email.sqlite.js'
 import type { Stores } from '../../src/repositories/index.js'
 import { openSqlite } from '../../src/db/sqlite.js'
+import { SqliteWebhookRepository } from '../../src/repositories/webhooks.sqlite.js'
+import type { WebhookResolver } from '../../src/services/webhook-client.js'
 import type { FailureRepository } from '../../src/repositories/types.js'
 import { responseProblems } from './openapi-responses.js'
 
@@ -80,24 +82,28 @@ export async function freshStores (): Promise<Stores> {
   if (TEST_DATABASE_URL === undefined) {
     // One connection for both, as the service opens them (openStores).
     const { db } = openSqlite(':memory:')
-    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db), emails: new SqliteEmailRepository(db) }
+    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db), emails: new SqliteEmailRepository(db), webhooks: new SqliteWebhookRepository(db) }
   }
   const url = TEST_DATABASE_URL
   const schema = await createTestSchema(url)
   const { PostgresFailureRepository } = await import('../../src/repositories/postgres.js')
   const { PostgresApiKeyRepository } = await import('../../src/repositories/api-keys.postgres.js')
   const repository = await PostgresFailureRepository.open({ url, poolSize: 4, schema: schema.name })
+  const { PostgresWebhookRepository } = await import('../../src/repositories/webhooks.postgres.js')
   const apiKeys = await PostgresApiKeyRepository.open({ url, poolSize: 1, schema: schema.name })
   const { PostgresEmailRepository } = await import('../../src/repositories/email.postgres.js')
   const emails = await PostgresEmailRepository.open({ url, poolSize: 2, schema: schema.name })
+  const webhooks = await PostgresWebhookRepository.open({ url, poolSize: 2, schema: schema.name })
   const close = repository.close.bind(repository)
   return {
     apiKeys,
     emails,
+    webhooks,
     repository: Object.assign(repository, {
       close: async () => {
         await apiKeys.close()
         await emails.close()
+        await webhooks.close()
         await close()
         await schema.drop()
       }
@@ -106,14 +112,15 @@ export async function freshStores (): Promise<Stores> {
 }
 
 /** The real app on a fresh database, closed when the test ends. */
-export async function buildTestApp (t: Test, env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp (t: Test, env: Record<string, string> = {}, options: { webhookResolver?: WebhookResolver } = {}): Promise<TestApp> {
   // Tests send many requests from one key: the rate limit is tested on its own.
   // Load shedding is off unless a test asks for it: a busy CI machine must not turn answers into 503s.
   const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '1000000', MAX_EVENT_LOOP_DELAY: '0', ...env })
-  const { repository, apiKeys, emails } = await freshStores()
+  const stores = await freshStores()
+  const { repository, apiKeys } = stores
   const clock = new TestClock()
   const { secret: key } = await issueApiKey(apiKeys, { tenantId: DEFAULT_TENANT, scopes: [...API_SCOPES], name: 'test' }, clock.now)
-  const app = await buildApp(config, { stores: { repository, apiKeys, emails }, clock: clock.read, logger: false })
+  const app = await buildApp(config, { stores, clock: clock.read, logger: false, webhookResolver: options.webhookResolver })
   t.teardown(async () => { await app.close() })
   const inject = async ({ auth, ...options }: TestInjectOptions): Promise<LightMyRequestResponse> => {
     const headers: Record<string, string | string[] | number | undefined> = { ...options.headers }

@@ -1,0 +1,64 @@
+CREATE TABLE `webhook_attempts` (
+	`delivery_id` text NOT NULL,
+	`number` integer NOT NULL,
+	`attempted_at` integer NOT NULL,
+	`status_code` integer,
+	`duration_ms` integer NOT NULL,
+	`error` text,
+	`next_attempt_at` integer,
+	PRIMARY KEY(`delivery_id`, `number`)
+);
+--> statement-breakpoint
+CREATE TABLE `webhook_deliveries` (
+	`id` text PRIMARY KEY NOT NULL,
+	`subscription_id` text NOT NULL,
+	`tenant_id` text NOT NULL,
+	`type` text NOT NULL,
+	`payload` text NOT NULL,
+	`ordering_key` text,
+	`position` integer NOT NULL,
+	`status` text NOT NULL,
+	`attempts` integer NOT NULL,
+	`next_attempt_at` integer,
+	`lease_token` text,
+	`lease_until` integer,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_due_idx` ON `webhook_deliveries` (`status`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_order_idx` ON `webhook_deliveries` (`subscription_id`,`ordering_key`,`position`);--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_log_idx` ON `webhook_deliveries` (`subscription_id`,`created_at`,`id`);--> statement-breakpoint
+CREATE TABLE `webhook_digest_groups` (
+	`subscription_id` text NOT NULL,
+	`batch_id` text NOT NULL,
+	`from_seq` integer,
+	`to_seq` integer,
+	`first_pending_at` integer,
+	`last_sent_at` integer,
+	PRIMARY KEY(`subscription_id`, `batch_id`)
+);
+--> statement-breakpoint
+CREATE TABLE `webhook_subscriptions` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`url` text NOT NULL,
+	`description` text,
+	`event_types` text NOT NULL,
+	`batch_ids` text NOT NULL,
+	`categories` text NOT NULL,
+	`mode` text NOT NULL,
+	`group_wait_ms` integer NOT NULL,
+	`group_interval_ms` integer NOT NULL,
+	`secret` text NOT NULL,
+	`previous_secret` text,
+	`previous_secret_expires_at` integer,
+	`enabled` integer NOT NULL,
+	`disabled_reason` text,
+	`disabled_at` integer,
+	`failing_since` integer,
+	`cursor` integer NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `webhook_subscriptions_tenant_idx` ON `webhook_subscriptions` (`tenant_id`,`created_at`);
