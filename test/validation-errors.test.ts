@@ -100,7 +100,8 @@ t.test('a schema error and a domain error in one event are named together in a s
       { in: 'body', pointer: '/mailbox', detail: 'must match format "email"' },
       { in: 'body', pointer: '/failure', detail: 'is required when outcome is failed' },
       { in: 'body', pointer: '/occurredAt', detail: SKEW }
-    ]
+    ],
+    instance: response.headers['x-request-id']
   })
   t.same((await ctx.inject({ method: 'GET', url: '/batches' })).json(), { items: [], nextCursor: null }, 'nothing stored')
 })
