@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { CategoryId } from '../domain/types.js'
 import type { ChangeType } from '../domain/changes.js'
-import type { DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookMode, WebhookSubscription } from '../domain/webhooks.js'
+import type { DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription } from '../domain/webhooks.js'
 
 // The webhook store: subscriptions, the delivery outbox, attempts and digest groups. One
 // interface, one implementation per dialect (webhooks.sqlite.ts, webhooks.postgres.ts).
@@ -105,28 +105,11 @@ export interface WebhookRepository {
   close (): Promise<void>
 }
 
-/** A webhook_subscriptions row as both dialects read it. */
-export interface SubscriptionRow {
-  id: string
-  tenantId: string
-  url: string
-  description: string | null
+/** A webhook_subscriptions row as both dialects read it: the lists are JSON text. */
+export type SubscriptionRow = Omit<WebhookSubscription, 'eventTypes' | 'batchIds' | 'categories'> & {
   eventTypes: string
   batchIds: string
   categories: string
-  mode: WebhookMode
-  groupWaitMs: number
-  groupIntervalMs: number
-  secret: string
-  previousSecret: string | null
-  previousSecretExpiresAt: number | null
-  enabled: boolean
-  disabledReason: string | null
-  disabledAt: number | null
-  failingSince: number | null
-  cursor: number
-  createdAt: number
-  updatedAt: number
 }
 
 export function toSubscription (row: SubscriptionRow): WebhookSubscription {
