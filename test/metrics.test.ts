@@ -4,6 +4,7 @@ import { issueApiKey } from '../src/repositories/api-keys.js'
 import { buildTestApp, failedEvent, postEvent, syncedEvent, type TestApp } from './helpers/app.js'
 import { hooksApp, PRIVATE_OK, startReceiver, subscribeWebhook } from './helpers/webhook-receiver.js'
 import { emailApp, smtpError, subscribeEmail } from './helpers/smtp.js'
+import { FOLD_CHUNK } from '../src/services/email-digests.js'
 
 interface Family { name: string, type: string, metrics: Array<{ value?: string, labels?: Record<string, string>, buckets?: Record<string, string>, count?: string }> }
 
@@ -143,11 +144,13 @@ t.test('e-mail sends are counted by outcome, and the digester reports how far be
     busy += 1
     return busy === 1 ? smtpError(451, 'try again later') : null
   }
-  for (const mailbox of ['a@contoso.com', 'b@contoso.com', 'c@contoso.com']) await postEvent(ctx, failedEvent({ mailbox }))
+  // More changes than one chunk of the digester's reads (FOLD_CHUNK): the count comes from the tenant's newest seq.
+  const events = Array.from({ length: FOLD_CHUNK + 100 }, (_, index) => failedEvent({ mailbox: `user${index}@contoso.com` }))
+  t.equal((await ctx.inject({ method: 'POST', url: '/events/bulk', payload: { events } })).statusCode, 200)
   ctx.clock.advance(90_000)
   await ctx.tick()
   let families = await scrape(ctx)
-  t.equal(value(families, 'sfr_change_feed_lag', { consumer: 'email' }), 3, 'the three changes were after its cursor when the pass started')
+  t.equal(value(families, 'sfr_change_feed_lag', { consumer: 'email' }), FOLD_CHUNK + 100, 'every change was after its cursor when the pass started')
   t.equal(value(families, 'sfr_change_feed_lag_seconds', { consumer: 'email' }), 90)
   t.equal(value(families, 'sfr_deliveries_total', { channel: 'email', outcome: 'failed' }), 1, '550: that recipient fails for good')
   t.equal(value(families, 'sfr_deliveries_total', { channel: 'email', outcome: 'retrying' }), 1, '451: retried')

@@ -92,7 +92,7 @@ export class EmailDigester {
     const { latestSeq } = this.options.feed
     for (let first = true; ; first = false) {
       const changes = await this.options.feed.list(subscription.tenantId, { after: cursor, limit: FOLD_CHUNK })
-      if (first && latestSeq !== undefined) await lag.observe(cursor, changes[0], async () => await latestSeq(subscription.tenantId))
+      if (first && latestSeq !== undefined) await lag.observe(cursor, changes, FOLD_CHUNK, async () => await latestSeq(subscription.tenantId))
       if (changes.length === 0) return cursor
       const folds = new Map<string, DigestFold>()
       for (const change of changes) {

@@ -1,7 +1,8 @@
 // How far a change-feed consumer (the webhook dispatcher, the e-mail digester) is behind, as
 // its passes see it: each subscription, when a pass starts reading it, is behind by the changes
-// after its cursor up to the tenant's newest (change_counters, one row) and by the age of the
-// first of them (the first change the pass reads anyway). No extra read when it is up to date.
+// after its cursor up to the tenant's newest and by the age of the first of them, both from the
+// first chunk the pass reads anyway; only a subscription a whole chunk behind costs one more
+// read (the tenant's row of change_counters).
 
 /** A consumer's lag as its last pass saw it, the worst of its subscriptions. */
 export interface FeedLagReading {
@@ -21,13 +22,16 @@ export class FeedLagPass {
   constructor (private readonly clock: () => number) {}
 
   /**
-   * A subscription of the pass: `first` is the first change after its cursor (undefined when
-   * there is none); `latestSeq` reads the tenant's newest seq, called only when there is one.
+   * A subscription of the pass: `chunk` is the first read after its cursor (at most `limit`
+   * changes). A chunk short of the limit reached the newest change; only a full one asks
+   * `latestSeq` for the tenant's newest seq.
    */
-  async observe (cursor: number, first: { seq: number, recordedAt: number } | undefined, latestSeq: () => Promise<number>): Promise<void> {
-    if (first === undefined) return
-    this.changes = Math.max(this.changes, Math.max(await latestSeq(), first.seq) - cursor)
-    this.seconds = Math.max(this.seconds, (this.clock() - first.recordedAt) / 1000)
+  async observe (cursor: number, chunk: ReadonlyArray<{ seq: number, recordedAt: number }>, limit: number, latestSeq: () => Promise<number>): Promise<void> {
+    if (chunk.length === 0) return
+    const last = chunk[chunk.length - 1].seq
+    const newest = chunk.length < limit ? last : Math.max(await latestSeq(), last)
+    this.changes = Math.max(this.changes, newest - cursor)
+    this.seconds = Math.max(this.seconds, (this.clock() - chunk[0].recordedAt) / 1000)
   }
 
   finish (): FeedLagReading {

@@ -125,7 +125,7 @@ export class WebhookDispatcher {
     for (let step = 0; step < STEPS_PER_RUN && !this.stopped; step++) {
       const changes = await this.options.listChanges(subscription.tenantId, { after: cursor, limit: FEED_CHUNK })
       const { latestSeq } = this.options
-      if (step === 0 && latestSeq !== undefined) await lag.observe(cursor, changes[0], async () => await latestSeq(subscription.tenantId))
+      if (step === 0 && latestSeq !== undefined) await lag.observe(cursor, changes, FEED_CHUNK, async () => await latestSeq(subscription.tenantId))
       if (changes.length === 0) break
       const plan = this.plan(subscription, cursor, changes)
       if (!await this.options.store.applyFeedStep(plan, this.options.clock())) break
