@@ -1,7 +1,7 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { TestApp } from './helpers/app.js'
 import { buildTestApp, failedEvent, syncedEvent, TEST_DATABASE_URL } from './helpers/app.js'
-import { rawHeader, smtpError, startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
+import { emailApp, PUBLIC_URL, rawHeader, smtpError, subscribeEmail as subscribe } from './helpers/smtp.js'
 import { API_SCOPES } from '../src/domain/api-keys.js'
 import { issueApiKey } from '../src/repositories/api-keys.js'
 import { DEFAULT_TENANT } from '../src/app.js'
@@ -12,42 +12,6 @@ import { EmailSender } from '../src/services/email-digests.js'
 // on PostgreSQL with TEST_DATABASE_URL.
 
 const MINUTE = 60_000
-const PUBLIC_URL = 'https://sfr.example.test/'
-
-interface EmailTestApp extends TestApp {
-  smtp: TestSmtpServer
-  /** Runs the digester, then the sender, once. */
-  tick: () => Promise<void>
-}
-
-async function emailApp (t: Test, env: Record<string, string> = {}): Promise<EmailTestApp> {
-  const smtp = await startSmtpServer()
-  t.teardown(async () => { await smtp.close() })
-  const ctx = await buildTestApp(t, {
-    SMTP_URL: smtp.url,
-    SMTP_FROM: 'Sync failures <sfr@example.test>',
-    PUBLIC_URL,
-    // The test drives the loop itself.
-    EMAIL_POLL_INTERVAL: '1h',
-    ...env
-  })
-  const { digester, sender } = ctx.app.emailDigests
-  return {
-    ...ctx,
-    smtp,
-    tick: async () => {
-      await digester!.runOnce()
-      await sender!.runOnce()
-    }
-  }
-}
-
-async function subscribe (ctx: TestApp, body: Record<string, unknown> = {}): Promise<{ id: string }> {
-  const response = await ctx.inject({ method: 'POST', url: '/email-subscriptions', payload: { recipients: ['admin@contoso.com'], ...body } })
-  if (response.statusCode !== 201) throw new Error(`subscribe: ${response.statusCode} ${response.body}`)
-  return response.json<{ id: string }>()
-}
-
 /** `count` failed events of distinct mailboxes of one batch, in bulk posts of 1000. */
 async function failMailboxes (ctx: TestApp, batchId: string, count: number, overrides: Record<string, unknown> = {}): Promise<void> {
   for (let start = 0; start < count; start += 1000) {

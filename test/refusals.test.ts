@@ -43,15 +43,19 @@ t.test('an over-long id in a path is 400 naming the parameter, without echoing i
   t.notOk(huge.body.includes('bbbbbbbbbb'))
 })
 
-/** Sends raw bytes to a listening server and returns everything it answers. */
-async function rawRequest (port: number, request: string): Promise<string> {
+/**
+ * Sends raw bytes to a listening server and returns everything it answers; a reset is an
+ * error even after an answer. `keepOpen`: the client never ends its side.
+ */
+async function rawRequest (port: number, request: string, keepOpen = false): Promise<string> {
   return await new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let answer = ''
     socket.on('data', (chunk) => { answer += chunk.toString('latin1') })
     socket.on('close', () => { resolve(answer) })
     socket.on('error', reject)
-    socket.end(request)
+    if (keepOpen) socket.write(request)
+    else socket.end(request)
   })
 }
 
@@ -71,6 +75,9 @@ t.test('an 80 KB URL or header is 431 problem+json that does not echo the input'
     t.match(body, { type: 'about:blank', title: 'Request Header Fields Too Large', status: 431 })
     t.notOk(answer.includes('qqqqqqqq'))
   }
+  // A client that keeps its side open after the refusal is closed all the same (the drain is bounded).
+  const open = await rawRequest(port, `GET /batches HTTP/1.1\r\nHost: x\r\nX-Big: ${'q'.repeat(80_000)}\r\n\r\n`, true)
+  t.match(open, /^HTTP\/1\.1 431 /)
   const garbage = await rawRequest(port, 'NOT HTTP AT ALL\r\n\r\n')
   t.match(garbage, /^HTTP\/1\.1 400 /)
   t.match(garbage, /application\/problem\+json/)

@@ -1,23 +1,6 @@
 import t from 'tap'
-import { buildTestApp, failedEvent, postEvent, syncedEvent, type TestApp } from './helpers/app.js'
-import { startReceiver, type Receiver } from './helpers/webhook-receiver.js'
-
-const PRIVATE_OK = { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' }
-
-/** An app whose clock starts at the real now, so the receiver's verify accepts the signature's timestamp. */
-async function hooksApp (t: Parameters<typeof buildTestApp>[0], env: Record<string, string> = PRIVATE_OK): Promise<TestApp> {
-  const ctx = await buildTestApp(t, env)
-  ctx.clock.now = Date.now()
-  return ctx
-}
-
-async function subscribe (ctx: TestApp, receiver: Receiver, body: Record<string, unknown> = {}): Promise<{ id: string, secret: string }> {
-  const response = await ctx.inject({ method: 'POST', url: '/webhooks', payload: { url: receiver.url, ...body } })
-  if (response.statusCode !== 201) throw new Error(`POST /webhooks: ${response.statusCode} ${response.body}`)
-  const created = response.json<{ id: string, secret: string }>()
-  receiver.secrets.push(created.secret)
-  return created
-}
+import { failedEvent, postEvent, syncedEvent } from './helpers/app.js'
+import { hooksApp, startReceiver, subscribeWebhook as subscribe } from './helpers/webhook-receiver.js'
 
 t.test('a failure posts a signed failure.opened that the standardwebhooks library verifies', async (t) => {
   const ctx = await hooksApp(t)

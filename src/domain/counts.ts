@@ -18,6 +18,9 @@ const BLOCKED = 'mailboxesBlocked'
 const STALLED = 'mailboxesStalled'
 const OPEN_PREFIX = 'open:'
 
+/** The prefix of the counters of open failures (open:<category>). */
+export const OPEN_COUNTER_PREFIX = OPEN_PREFIX
+
 /** Name of the counter of a batch's open failures of one category. */
 export function openCounter (category: CategoryId): string {
   return `${OPEN_PREFIX}${category}`

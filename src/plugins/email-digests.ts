@@ -26,13 +26,18 @@ export const EMAIL_DISABLED_PROBLEM = 'urn:problem:sync-failure-reports:email-di
 export default fp<{ repository: EmailRepository | null }>(async (app, { repository }) => {
   const config = app.config.email
   const on = config !== null && repository !== null
-  const digester = on ? new EmailDigester({ emails: repository, feed: app.changes, failures: app.failures, config, clock: app.clock }) : null
+  const digester = on
+    ? new EmailDigester({
+      emails: repository, feed: app.changes, failures: app.failures, config, clock: app.clock, onLag: (lag) => { app.metrics.feedLag('email', lag) }
+    })
+    : null
   const sender = on
     ? new EmailSender({
       emails: repository,
       config,
       clock: app.clock,
-      log: (delivery, error) => { app.log.warn({ err: error, deliveryId: delivery.id, attempts: delivery.attempts }, 'e-mail delivery attempt failed') }
+      log: (delivery, error) => { app.log.warn({ err: error, deliveryId: delivery.id, attempts: delivery.attempts }, 'e-mail delivery attempt failed') },
+      onAttempt: (outcome) => { app.metrics.delivery('email', outcome) }
     })
     : null
   app.decorate('emailDigests', {
@@ -62,4 +67,4 @@ export default fp<{ repository: EmailRepository | null }>(async (app, { reposito
     await sender.idle()
     sender.close()
   })
-}, { name: 'email-digests', dependencies: ['change-feed'] })
+}, { name: 'email-digests', dependencies: ['change-feed', 'metrics'] })

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ClassifiedEvent, RecordOutcome } from '../repositories/types.js'
 import type { SweepRun } from '../services/stall-sweep.js'
+import type { FeedLagReading } from '../services/feed-lag.js'
 
 // app.metrics: one prom-client Registry per app (tests build many apps in one process), the
 // service's own instruments, and a small typed API for plugins that add their own. Label
@@ -13,6 +14,12 @@ export const METRICS_PREFIX = 'sfr_'
 /** How long a scrape reuses the open-failures count it read before (see README, Operating). */
 export const OPEN_FAILURES_MAX_AGE_MS = 30_000
 
+/** The change feed's consumers that report their lag. */
+export type FeedConsumer = 'webhooks' | 'email'
+export type DeliveryChannel = 'webhook' | 'email'
+/** delivered, retrying (another attempt is scheduled), failed (for good), disabled (webhook subscription turned off). */
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'disabled'
+
 export interface Metrics {
   readonly registry: Registry
   /** A counter named sfr_<name>, registered once; the same instance on a second call. */
@@ -22,10 +29,10 @@ export interface Metrics {
   /** Counts a write's new events by outcome and category, and its retries. */
   eventsIngested: (events: readonly ClassifiedEvent[], outcomes: readonly RecordOutcome[]) => void
   stallSweep: (run: SweepRun, seconds: number) => void
-  /** How far a consumer of the change feed (webhooks, e-mail) is behind the feed, in changes. */
-  feedLag: (consumer: string, changes: number) => void
-  /** One delivery attempt of a notification channel (webhook, email) and how it ended. */
-  delivery: (channel: string, outcome: string) => void
+  /** How far a consumer of the change feed was behind it at its last pass. */
+  feedLag: (consumer: FeedConsumer, lag: FeedLagReading) => void
+  /** One delivery attempt of a notification channel and how it ended. */
+  delivery: (channel: DeliveryChannel, outcome: DeliveryOutcome) => void
 }
 
 declare module 'fastify' {
@@ -74,8 +81,13 @@ export function createMetrics (): Metrics {
       metrics.counter('stall_sweep_batches_total', 'Batches the stall sweeps went through.').inc(run.batches)
       metrics.counter('stalls_found_total', 'Mailboxes the stall sweeps found stalled.').inc(run.stalled)
     },
-    feedLag: (consumer, changes) => {
-      metrics.gauge('change_feed_lag', 'Changes of the feed a consumer has not processed yet.', ['consumer']).set({ consumer }, changes)
+    feedLag: (consumer, lag) => {
+      metrics.gauge('change_feed_lag', 'Changes of the feed a consumer had not processed when its last pass started, worst subscription.', ['consumer'])
+        .set({ consumer }, lag.changes)
+      metrics.gauge('change_feed_lag_seconds', 'Age of the oldest change a consumer had not processed when its last pass started, worst subscription.', ['consumer'])
+        .set({ consumer }, lag.seconds)
+      metrics.gauge('change_feed_last_pass_timestamp_seconds', 'When a consumer last finished a pass over the feed (Unix time).', ['consumer'])
+        .set({ consumer }, lag.at / 1000)
     },
     delivery: (channel, outcome) => {
       metrics.counter('deliveries_total', 'Notification delivery attempts, by channel and outcome.', ['channel', 'outcome']).inc({ channel, outcome })
@@ -106,8 +118,9 @@ export default fp(async function metricsPlugin (app) {
     done()
   })
 
-  // Open failures per category: one grouped count over the open failures, read at most every
-  // OPEN_FAILURES_MAX_AGE_MS whatever the scrape rate, and at most one series per category.
+  // Open failures per category: the sum of the batches' open:<category> counters (kept by the
+  // writes, a few rows per batch), read at most every OPEN_FAILURES_MAX_AGE_MS whatever the
+  // scrape rate, and at most one series per category.
   let openRead: { at: number, rows: Array<{ category: string, count: number }> } | null = null
   metrics.gauge('open_failures', 'Open failures of every tenant, by category.', ['category'], async (gauge) => {
     const now = Date.now()

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import type { Problem } from '../schemas/common.js'
@@ -186,17 +187,43 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_URI_TOO_LONG: [414, 'The URL is longer than this server accepts.']
 }
 
+/** How long a refused connection is drained before it is closed, and how much of it is read. */
+const LINGER_MS = 2_000
+const LINGER_BYTES = 1024 * 1024
+/** Sockets already answered: Node's parser reports its error again for every later chunk. */
+const answered = new WeakSet<Duplex>()
+
 /**
  * Fastify's clientErrorHandler: Node's parser refused the request (headers too large, a
  * timeout, a malformed request line) before any route ran. Answers problem+json, never
- * quoting the input, and closes the connection as Node does.
+ * quoting the input, then closes the connection the way nginx and Apache do (a lingering
+ * close): closing a socket while the request is still arriving makes the kernel answer with
+ * a reset, and the client may then lose the answer (Node 24's client reports ECONNRESET even
+ * after reading it). So the answer is sent with our side ended, and what the client still
+ * sends is read and dropped until it closes, for at most LINGER_MS and LINGER_BYTES.
  */
-export function clientErrorHandler (this: { log: FastifyRequest['log'] }, error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
+export function clientErrorHandler (this: { log: FastifyRequest['log'] }, error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return
+  answered.add(socket)
   const [status, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'The request is not valid HTTP.']
   this.log.debug({ err: error }, 'client error')
-  if (socket.writable) socket.write(rawProblem(status, detail))
-  socket.destroy(error)
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const timer = setTimeout(() => { socket.destroy() }, LINGER_MS)
+  timer.unref()
+  let drained = 0
+  socket.on('data', (chunk: Buffer) => {
+    drained += chunk.length
+    if (drained > LINGER_BYTES) socket.destroy()
+  })
+  socket.on('end', () => { socket.destroy() })
+  socket.on('close', () => { clearTimeout(timer) })
+  // A reset from the client while draining ends it; nothing to report.
+  socket.on('error', () => { socket.destroy() })
+  socket.end(rawProblem(status, detail))
+  socket.resume()
 }
 
 // Fastify's own client-error codes and the status each one means.

@@ -42,7 +42,10 @@ export default fp<WebhookPluginOptions>(async (app, { store, resolver }) => {
     clock: app.clock,
     timeoutMs: settings.timeoutMs,
     concurrency: settings.concurrency,
-    onError
+    onError,
+    latestSeq: app.changes.latestSeq,
+    onLag: (lag) => { app.metrics.feedLag('webhooks', lag) },
+    onAttempt: (outcome) => { app.metrics.delivery('webhook', outcome) }
   })
   app.decorate('webhooks', { store, client, dispatcher })
   const poll = new BackgroundTimer(settings.pollIntervalMs, async () => await dispatcher.runOnce(), onError)
@@ -67,4 +70,4 @@ export default fp<WebhookPluginOptions>(async (app, { store, resolver }) => {
     await Promise.all([poll.stop(), purge.stop(), dispatcher.stop()])
   })
   app.addHook('onClose', async () => { await store.close() })
-}, { name: 'webhooks', dependencies: ['change-feed'] })
+}, { name: 'webhooks', dependencies: ['change-feed', 'metrics'] })

@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, like, lte, sql, type SQL } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import {
-  BLOCKING_CATEGORIES, countersOf, SEEN_COUNTER, STALL_CATEGORY,
+  BLOCKING_CATEGORIES, countersOf, OPEN_COUNTER_PREFIX, SEEN_COUNTER, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
@@ -410,8 +410,9 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>> {
-    return await guarded(async () => await this.db.select({ category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
-      .from(failures).where(eq(failures.status, 'open')).groupBy(failures.category))
+    const total = sql<number>`sum(${batchCounters.value})`
+    return await guarded(async () => await this.db.select({ category: sql<string>`substr(${batchCounters.name}, ${OPEN_COUNTER_PREFIX.length + 1})`, count: total.mapWith(Number) })
+      .from(batchCounters).where(like(batchCounters.name, `${OPEN_COUNTER_PREFIX}%`)).groupBy(batchCounters.name).having(sql`${total} > 0`))
   }
 
   poolStats (): PoolStats {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
-import { and, asc, desc, eq, getTableColumns, gt, inArray, is, isNotNull, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, gt, inArray, is, isNotNull, like, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
 import {
-  BLOCKING_CATEGORIES, countersOf, SEEN_COUNTER, STALL_CATEGORY,
+  BLOCKING_CATEGORIES, countersOf, OPEN_COUNTER_PREFIX, SEEN_COUNTER, STALL_CATEGORY,
   type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
@@ -524,8 +524,9 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>> {
-    return this.db.select({ category: failures.category, count: sql<number>`count(*)` })
-      .from(failures).where(eq(failures.status, 'open')).groupBy(failures.category).all()
+    const total = sql<number>`sum(${batchCounters.value})`
+    return this.db.select({ category: sql<string>`substr(${batchCounters.name}, ${OPEN_COUNTER_PREFIX.length + 1})`, count: total })
+      .from(batchCounters).where(like(batchCounters.name, `${OPEN_COUNTER_PREFIX}%`)).groupBy(batchCounters.name).having(sql`${total} > 0`).all()
   }
 
   poolStats (): null {

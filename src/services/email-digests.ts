@@ -11,6 +11,7 @@ import {
 import type { EmailConfig } from '../config.js'
 import type { FailureRepository } from '../repositories/types.js'
 import type { ChangeFeed } from '../plugins/change-feed.js'
+import { FeedLagPass, type FeedLagReading } from './feed-lag.js'
 import type {
   ClaimedEmail, DigestFold, EmailDigestState, EmailRepository, EmailSubscription, QueuedEmail, ReportedFailure
 } from '../repositories/email.js'
@@ -34,10 +35,12 @@ export const RETRY_FOR_MS = 86_400_000
 
 export interface EmailDigesterOptions {
   emails: EmailRepository
-  feed: Pick<ChangeFeed, 'list'>
+  feed: Pick<ChangeFeed, 'list'> & Partial<Pick<ChangeFeed, 'latestSeq'>>
   failures: Pick<FailureRepository, 'lastSyncs'>
   config: EmailConfig
   clock: () => number
+  /** After each pass (when this instance was the digester): how far behind the feed the subscriptions were (metrics). */
+  onLag?: (lag: FeedLagReading) => void
 }
 
 export interface DigestRun {
@@ -51,21 +54,23 @@ export class EmailDigester {
 
   async runOnce (): Promise<DigestRun> {
     const run: DigestRun = { digested: false, mails: 0 }
+    const lag = new FeedLagPass(this.options.clock)
     run.digested = await this.options.emails.withDigestLease(async () => {
       let after: string | null = null
       for (;;) {
         const page = await this.options.emails.listEnabledSubscriptions(after, SUBSCRIPTION_PAGE)
-        for (const subscription of page) run.mails += await this.digest(subscription)
+        for (const subscription of page) run.mails += await this.digest(subscription, lag)
         if (page.length < SUBSCRIPTION_PAGE) break
         after = page[page.length - 1].id
       }
     })
+    if (run.digested) this.options.onLag?.(lag.finish())
     return run
   }
 
   /** Folds the subscription's new changes, then mails what is due; returns the mails queued. */
-  private async digest (subscription: EmailSubscription): Promise<number> {
-    const cursor = await this.fold(subscription)
+  private async digest (subscription: EmailSubscription, lag: FeedLagPass): Promise<number> {
+    const cursor = await this.fold(subscription, lag)
     const now = this.options.clock()
     const { groupWaitMs, groupIntervalMs, repeatIntervalMs } = this.options.config
     let mails = 0
@@ -82,10 +87,12 @@ export class EmailDigester {
   }
 
   /** Reads the feed after the subscription's cursor in chunks and folds it into the digests; returns the new cursor. */
-  private async fold (subscription: EmailSubscription): Promise<number> {
+  private async fold (subscription: EmailSubscription, lag: FeedLagPass): Promise<number> {
     let cursor = subscription.feedCursor
-    for (;;) {
+    const { latestSeq } = this.options.feed
+    for (let first = true; ; first = false) {
       const changes = await this.options.feed.list(subscription.tenantId, { after: cursor, limit: FOLD_CHUNK })
+      if (first && latestSeq !== undefined) await lag.observe(cursor, changes, FOLD_CHUNK, async () => await latestSeq(subscription.tenantId))
       if (changes.length === 0) return cursor
       const folds = new Map<string, DigestFold>()
       for (const change of changes) {
@@ -214,6 +221,8 @@ export interface EmailSenderOptions {
   /** Where SMTP traffic goes; default: a nodemailer transport of SMTP_URL. */
   transport?: Transporter
   log?: (delivery: ClaimedEmail['delivery'], error: unknown) => void
+  /** After each attempt, how it ended (metrics): delivered, retrying, or failed (for good). */
+  onAttempt?: (outcome: 'delivered' | 'retrying' | 'failed') => void
 }
 
 export interface SendRun {
@@ -253,7 +262,11 @@ export class EmailSender {
     const run: SendRun = { sent: 0, failed: 0, retrying: 0 }
     for (;;) {
       const claimed = await this.options.emails.claimDeliveries(this.options.clock(), this.options.config.sendLeaseMs, SEND_CHUNK)
-      for (const email of claimed) run[await this.deliver(email)] += 1
+      for (const email of claimed) {
+        const outcome = await this.deliver(email)
+        run[outcome] += 1
+        this.options.onAttempt?.(outcome === 'sent' ? 'delivered' : outcome)
+      }
       if (claimed.length < SEND_CHUNK) return run
     }
   }

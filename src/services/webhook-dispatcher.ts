@@ -9,6 +9,7 @@ import {
 } from '../domain/webhooks.js'
 import type { ClaimedDelivery, DigestGroup, FeedStep, WebhookRepository } from '../repositories/webhooks.js'
 import type { WebhookClient } from './webhook-client.js'
+import { FeedLagPass, type FeedLagReading } from './feed-lag.js'
 
 // The webhook dispatcher: turns the committed change feed into deliveries (so a rolled-back
 // write never notifies), folds digest groups, and attempts due deliveries under a lease. Runs
@@ -31,7 +32,19 @@ export interface DispatcherOptions {
   concurrency: number
   random?: () => number
   onError?: (error: unknown) => void
+  /** The tenant's newest change seq (for the lag); without it the lag is not measured. */
+  latestSeq?: (tenantId: string) => Promise<number>
+  /** After each pass over the feed: how far behind it the subscriptions were (metrics). */
+  onLag?: (lag: FeedLagReading) => void
+  /** After each recorded attempt, how it ended (metrics). */
+  onAttempt?: (outcome: AttemptResult) => void
 }
+
+/**
+ * How an attempt ended: delivered (2xx), retrying (a next attempt is scheduled), failed (no
+ * attempt left), disabled (the subscription was turned off: 410 Gone, or 5 days failing).
+ */
+export type AttemptResult = 'delivered' | 'retrying' | 'failed' | 'disabled'
 
 export interface DispatchRun {
   /** Deliveries queued from the feed and from digest groups. */
@@ -88,27 +101,31 @@ export class WebhookDispatcher {
   private async dispatch (): Promise<DispatchRun> {
     const run: DispatchRun = { queued: 0, attempted: 0 }
     const subscriptions = new Map<string, WebhookSubscription>()
+    const lag = new FeedLagPass(this.options.clock)
     let after: string | null = null
     for (;;) {
       const page = await this.options.store.listEnabledSubscriptions(after, PAGE)
       for (const subscription of page) {
         subscriptions.set(subscription.id, subscription)
-        run.queued += await this.follow(subscription)
+        run.queued += await this.follow(subscription, lag)
       }
       if (page.length < PAGE) break
       after = page[page.length - 1].id
     }
+    this.options.onLag?.(lag.finish())
     run.queued += await this.flushDigests(subscriptions)
     run.attempted = await this.deliverDue()
     return run
   }
 
   /** Turns the subscription's new feed changes into deliveries or digest groups. */
-  private async follow (subscription: WebhookSubscription): Promise<number> {
+  private async follow (subscription: WebhookSubscription, lag: FeedLagPass): Promise<number> {
     let cursor = subscription.cursor
     let queued = 0
     for (let step = 0; step < STEPS_PER_RUN && !this.stopped; step++) {
       const changes = await this.options.listChanges(subscription.tenantId, { after: cursor, limit: FEED_CHUNK })
+      const { latestSeq } = this.options
+      if (step === 0 && latestSeq !== undefined) await lag.observe(cursor, changes, FEED_CHUNK, async () => await latestSeq(subscription.tenantId))
       if (changes.length === 0) break
       const plan = this.plan(subscription, cursor, changes)
       if (!await this.options.store.applyFeedStep(plan, this.options.clock())) break
@@ -228,7 +245,7 @@ export class WebhookDispatcher {
         }
       }
     }
-    await this.options.store.completeAttempt({
+    const recorded = await this.options.store.completeAttempt({
       deliveryId: delivery.id,
       leaseToken,
       succeeded,
@@ -243,6 +260,7 @@ export class WebhookDispatcher {
         nextAttemptAt: next
       }
     })
+    if (recorded) this.options.onAttempt?.(succeeded ? 'delivered' : disable !== null ? 'disabled' : next === null ? 'failed' : 'retrying')
   }
 }
 

@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net'
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server'
 import { simpleParser, type ParsedMail } from 'mailparser'
+import type { Test } from 'tap'
+import { buildTestApp, type TestApp } from './app.js'
 
 // A real SMTP server on loopback for e-mail tests: it parses what it accepts with mailparser
 // and answers as the test says (an error with a code, or accept).
@@ -82,4 +84,42 @@ export async function startSmtpServer (): Promise<TestSmtpServer> {
 export function rawHeader (mail: ReceivedMail, name: string): string | undefined {
   const line = mail.parsed.headerLines.find((header) => header.key === name.toLowerCase())?.line
   return line?.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, '').trim()
+}
+
+export const PUBLIC_URL = 'https://sfr.example.test/'
+
+export interface EmailTestApp extends TestApp {
+  smtp: TestSmtpServer
+  /** Runs the digester, then the sender, once. */
+  tick: () => Promise<void>
+}
+
+/** An app with e-mail on, sending to a fresh SMTP server on loopback (closed at the test's end). */
+export async function emailApp (t: Test, env: Record<string, string> = {}): Promise<EmailTestApp> {
+  const smtp = await startSmtpServer()
+  t.teardown(async () => { await smtp.close() })
+  const ctx = await buildTestApp(t, {
+    SMTP_URL: smtp.url,
+    SMTP_FROM: 'Sync failures <sfr@example.test>',
+    PUBLIC_URL,
+    // The test drives the loop itself.
+    EMAIL_POLL_INTERVAL: '1h',
+    ...env
+  })
+  const { digester, sender } = ctx.app.emailDigests
+  return {
+    ...ctx,
+    smtp,
+    tick: async () => {
+      await digester!.runOnce()
+      await sender!.runOnce()
+    }
+  }
+}
+
+/** POST /email-subscriptions (admin@contoso.com unless the body says otherwise). */
+export async function subscribeEmail (ctx: TestApp, body: Record<string, unknown> = {}): Promise<{ id: string }> {
+  const response = await ctx.inject({ method: 'POST', url: '/email-subscriptions', payload: { recipients: ['admin@contoso.com'], ...body } })
+  if (response.statusCode !== 201) throw new Error(`subscribe: ${response.statusCode} ${response.body}`)
+  return response.json<{ id: string }>()
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { Webhook } from 'standardwebhooks'
+import { buildTestApp, type TestApp } from './app.js'
 
 // A real webhook receiver on loopback: records every request and checks its signature with
 // the standardwebhooks library's own verify, as a customer's endpoint would.
@@ -85,4 +86,22 @@ export async function startReceiver (t: Test, host = '127.0.0.1'): Promise<Recei
   receiver.url = `http://${host.includes(':') ? `[${host}]` : host}:${receiver.port}/hooks`
   t.teardown(receiver.close)
   return receiver
+}
+
+export const PRIVATE_OK = { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' }
+
+/** An app whose clock starts at the real now, so the receiver's verify accepts the signature's timestamp. */
+export async function hooksApp (t: Parameters<typeof buildTestApp>[0], env: Record<string, string> = PRIVATE_OK): Promise<TestApp> {
+  const ctx = await buildTestApp(t, env)
+  ctx.clock.now = Date.now()
+  return ctx
+}
+
+/** POST /webhooks to the receiver; its secret goes to the receiver's verify list. */
+export async function subscribeWebhook (ctx: TestApp, receiver: Receiver, body: Record<string, unknown> = {}): Promise<{ id: string, secret: string }> {
+  const response = await ctx.inject({ method: 'POST', url: '/webhooks', payload: { url: receiver.url, ...body } })
+  if (response.statusCode !== 201) throw new Error(`POST /webhooks: ${response.statusCode} ${response.body}`)
+  const created = response.json<{ id: string, secret: string }>()
+  receiver.secrets.push(created.secret)
+  return created
 }
