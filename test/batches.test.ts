@@ -229,3 +229,32 @@ t.test('since must be an RFC 3339 time and belongs to the cursor\'s filters', as
   t.equal(other.statusCode, 400)
   t.match(other.body, { type: 'urn:problem:sync-failure-reports:invalid-cursor' })
 })
+
+t.test('one 400 names an unrepresentable since or until together with the query\'s schema errors', async (t) => {
+  const ctx = await buildTestApp(t)
+  await postEvent(ctx, failedEvent({ mailbox: 'alice@contoso.com' }))
+  // A leap second: the date-time format accepts it, JavaScript cannot represent it.
+  const response = await ctx.inject({ method: 'GET', url: '/batches/batch-1/errors?since=2026-12-31T23:59:60Z&until=soon&limit=0' })
+  t.equal(response.statusCode, 400)
+  t.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8')
+  const body = response.json()
+  t.equal(body.type, 'urn:problem:sync-failure-reports:validation')
+  t.same(body.errors.map((error: { pointer: string }) => error.pointer).sort(), ['/limit', '/since', '/until'])
+  t.match(body.errors.find((error: { pointer: string }) => error.pointer === '/since'), { in: 'querystring', detail: 'is not a representable RFC 3339 time' })
+  t.equal(body.errors.filter((error: { pointer: string }) => error.pointer === '/until').length, 1, 'a time the schema refused is named once')
+  t.match(body.detail, /querystring\/since is not a representable RFC 3339 time/)
+
+  const alone = await report(ctx, 'batch-1', 'until=2026-06-30T23:59:60Z')
+  t.equal(alone.statusCode, 400)
+  t.same(alone.body, {
+    type: 'urn:problem:sync-failure-reports:validation',
+    title: 'Request validation failed',
+    status: 400,
+    detail: 'querystring/until is not a representable RFC 3339 time',
+    errors: [{ in: 'querystring', pointer: '/until', detail: 'is not a representable RFC 3339 time' }],
+    instance: (alone.body as unknown as { instance: string }).instance
+  })
+  const badPath = await ctx.inject({ method: 'GET', url: '/batches/%3Cx%3E/errors?since=2026-12-31T23:59:60Z' })
+  t.equal(badPath.statusCode, 400, 'a bad batch id is still refused as before')
+  t.match(badPath.json(), { errors: [{ in: 'params', pointer: '/batchId' }] })
+})

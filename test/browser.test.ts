@@ -113,6 +113,19 @@ t.test('the pages in Chromium: sign in, report, steps, filter, CSV, live row, ke
   t.match(csv, /full@contoso\.com/)
   t.notMatch(csv, /xss@contoso\.com/)
 
+  // Search part of an address, in another case: the rows and the CSV hold only what it finds.
+  await page.getByLabel('Category', { exact: true }).selectOption('')
+  await page.getByLabel(/Mailbox contains/).fill('XSS@')
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await page.waitForURL(/mailboxContains=XSS%40/)
+  t.equal(await page.locator('#report-rows tr[data-key]').count(), 1)
+  t.equal(await page.locator('#report-rows tr', { hasText: 'xss@contoso.com' }).count(), 1)
+  t.equal(await page.getByLabel(/Mailbox contains/).inputValue(), 'XSS@', 'the search box keeps what was typed')
+  const [searched] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Download the report/ }).click()])
+  const found = readFileSync(await searched.path(), 'utf8')
+  t.match(found, /xss@contoso\.com/)
+  t.notMatch(found, /full@contoso\.com/)
+
   // A row appears live when an event is posted.
   await page.goto(`${base}/ui/batches/batch-1`)
   await page.waitForFunction(() => document.getElementById('live-root')?.getAttribute('data-live') === 'connected')

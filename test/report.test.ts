@@ -2,7 +2,7 @@ import t from 'tap'
 import { Ajv } from 'ajv'
 import * as ajvFormats from 'ajv-formats'
 import { ErrorReportSchema, ReportItemSchema } from '../src/schemas/batches.js'
-import { buildTestApp, failedEvent, postEvent, report, syncedEvent, type ErrorReport, type TestApp } from './helpers/app.js'
+import { buildTestApp, failedEvent, postEvent, report, syncedEvent, walkReport as walk, type TestApp } from './helpers/app.js'
 
 async function seedMailboxes (ctx: TestApp, count: number): Promise<void> {
   const events = Array.from({ length: count }, (_, i) => failedEvent({
@@ -11,22 +11,6 @@ async function seedMailboxes (ctx: TestApp, count: number): Promise<void> {
   }))
   const response = await ctx.inject({ method: 'POST', url: '/events/bulk', payload: { events } })
   if (response.statusCode !== 200) throw new Error(response.body)
-}
-
-async function walk (ctx: TestApp, query: string, between?: (page: number) => Promise<void>): Promise<ErrorReport['items']> {
-  const items: ErrorReport['items'] = []
-  let cursor: string | null = null
-  let page = 0
-  do {
-    const suffix: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`
-    const { statusCode, body } = await report(ctx, 'batch-1', query + suffix)
-    if (statusCode !== 200) throw new Error(JSON.stringify(body))
-    items.push(...body.items)
-    cursor = body.nextCursor
-    page += 1
-    if (between !== undefined) await between(page)
-  } while (cursor !== null)
-  return items
 }
 
 t.test('the report, serialized by hand for speed, is exactly the documented shape', async (t) => {

@@ -140,9 +140,12 @@ function tagOf (values: unknown[]): string {
  * filters. A cursor carries it and only continues a walk with the same one.
  */
 export function filterFingerprint (filter: {
-  status: string, categories: readonly string[], mailbox: string | null, since: number | null, until: number | null
+  status: string, categories: readonly string[], mailbox: string | null, mailboxContains?: string | null, since: number | null, until: number | null
 }, scope: readonly string[] = []): string {
-  return tagOf([scope, filter.status, [...new Set(filter.categories)].sort(), filter.mailbox, filter.since, filter.until])
+  const parts = [scope, filter.status, [...new Set(filter.categories)].sort(), filter.mailbox, filter.since, filter.until]
+  // Appended only when present, so the cursors of a walk without a search stay what they were.
+  const search = filter.mailboxContains ?? null
+  return tagOf(search === null ? parts : [...parts, search])
 }
 
 export function encodeCursor (state: CursorState): string {

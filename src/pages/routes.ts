@@ -13,7 +13,7 @@ import { authenticateApiKey } from '../repositories/api-keys.js'
 import { packageRoot } from '../db/migrations.js'
 import { HttpProblem } from '../plugins/problems.js'
 import { categoryGuide } from '../services/reports.js'
-import type { ErrorReportQuery } from '../schemas/batches.js'
+import { MAILBOX_SEARCH_MAX_LENGTH, type ErrorReportQuery } from '../schemas/batches.js'
 import { IdentifierPattern } from '../schemas/common.js'
 import { categoryColour, openFailureTrend, statesSvg, trendSvg } from './charts.js'
 
@@ -29,7 +29,7 @@ const BatchPageParams = Type.Object({ batchId: Type.String({ pattern: Identifier
 const BatchPageQuery = Type.Object({
   status: Type.Optional(Type.Enum(['open', 'resolved', 'all'])),
   category: Type.Optional(Type.Union([Type.Enum(CATEGORY_IDS), Type.Literal('')])),
-  mailbox: Type.Optional(Type.String({ maxLength: 320 })),
+  mailboxContains: Type.Optional(Type.String({ maxLength: MAILBOX_SEARCH_MAX_LENGTH })),
   cursor: Type.Optional(Type.String({ maxLength: 1024 }))
 })
 const MailboxPageParams = Type.Object({ batchId: Type.String({ pattern: IdentifierPattern }), mailbox: Type.String({ minLength: 3, maxLength: 320 }) })
@@ -145,11 +145,11 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const { tenantId } = request
     const { batchId } = request.params
     const { status, category, cursor } = request.query
-    const mailbox = request.query.mailbox?.trim() ?? ''
+    const search = request.query.mailboxContains?.trim() ?? ''
     const query: ErrorReportQuery = {
       status: status ?? 'open',
       ...(category !== undefined && category !== '' ? { category: [category] } : {}),
-      ...(mailbox !== '' ? { mailbox } : {}),
+      ...(search !== '' ? { mailboxContains: search } : {}),
       ...(cursor !== undefined && cursor !== '' ? { cursor } : {})
     }
     const walk = await app.reports.startWalk(tenantId, batchId, query)
@@ -163,7 +163,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     const filters = new URLSearchParams()
     filters.set('status', query.status ?? 'open')
     if (category !== undefined && category !== '') filters.set('category', category)
-    if (mailbox !== '') filters.set('mailbox', mailbox)
+    if (search !== '') filters.set('mailboxContains', search)
     const rows = page.failures.map((failure, index) => {
       const guide = categoryGuide(failure.category, failure.context)
       const since = held[index]
@@ -187,7 +187,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
       batch: detail,
       summary: page.summary,
       rows,
-      filter: { status: query.status, category: category ?? '', mailbox },
+      filter: { status: query.status, category: category ?? '', mailboxContains: search },
       filterQuery: filters.toString(),
       nextCursor: page.nextCursor,
       firstPage: cursor === undefined || cursor === '',

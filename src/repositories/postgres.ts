@@ -21,7 +21,7 @@ import {
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import {
-  addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  addBatchCounts, afterBatch, afterPosition, boundFilter, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
   heldUpRefresh, mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
   toEventPage, toLifecycleEvent, toMailboxState, countsByBatch, oldestOfMailbox, openCategoriesOf
 } from './stored-rows.js'
@@ -438,7 +438,7 @@ export class PostgresFailureRepository implements FailureRepository {
 
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
-    const base = filterConditions(failures, tenantId, batchId, filter)
+    const base = filterConditions(failures, tenantId, batchId, boundFilter(filter))
     // Both reads see one snapshot, or a row committed between them could show up twice.
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
       const unchanged = (await tx.select().from(failures)

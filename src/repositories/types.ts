@@ -70,6 +70,8 @@ export interface FailureFilter {
   status: StatusFilter
   categories: CategoryId[]
   mailbox: string | null
+  /** Mailboxes whose (lower-cased) address contains this text, taken literally; absent or null: any. */
+  mailboxContains?: string | null
   /** lastSeenAt at or after this time (inclusive). */
   since: number | null
   /** lastSeenAt before this time (exclusive). */

@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { etagOf, reportItemsJson, toReportItem } from '../domain/index.js'
 import { notModifiedResponse, sendNotModified, tagMatches } from '../plugins/conditional.js'
+import { toProblemErrors, validationProblem } from '../plugins/problems.js'
+import { reportQueryProblems } from '../services/reports.js'
 import { problemResponses } from '../schemas/common.js'
 import {
   BatchDetailSchema, BatchListQuerySchema, BatchListSchema, BatchParamsSchema, ErrorReportQuerySchema,
@@ -14,6 +16,21 @@ function wantsCsv (query: ErrorReportQuery, accept: string | undefined): boolean
   if (accept === undefined) return false
   const types = accept.toLowerCase().split(',').map((part) => part.split(';')[0].trim())
   return types.includes('text/csv') && !types.includes('application/json')
+}
+
+/**
+ * One 400 for everything wrong with the error report's request: the schema's errors (attached,
+ * not thrown) and, once the path and the query's formats are right, the times the date-time
+ * format accepts but JavaScript cannot represent. A time the schema already refused is not
+ * named twice. Path errors stop there: Fastify checks the query string only after the path.
+ */
+function refuseInvalidQuery (invalid: FastifyRequest['validationError'], query: ErrorReportQuery): void {
+  const part = invalid?.validationContext ?? 'querystring'
+  const schemaErrors = invalid?.validation === undefined ? [] : toProblemErrors(part, invalid.validation)
+  if (part !== 'querystring') throw validationProblem(schemaErrors)
+  const named = new Set(schemaErrors.map((error) => error.pointer))
+  const errors = [...schemaErrors, ...reportQueryProblems(query).filter((error) => !named.has(error.pointer))]
+  if (errors.length > 0) throw validationProblem(errors)
 }
 
 /** Streams CSV lines as an attachment; the response serializer only knows the JSON shapes. */
@@ -73,6 +90,8 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/batches/:batchId/errors', {
     config: { scope: 'reports:read' },
+    // Schema errors reach the handler, which adds the checks beyond the schema: one 400 names both.
+    attachValidation: true,
     schema: {
       tags: ['reports'],
       operationId: 'getBatchErrors',
@@ -98,6 +117,7 @@ const batches: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
+    refuseInvalidQuery(request.validationError, request.query)
     const { batchId } = request.params
     const { query, tenantId } = request
     const walk = await app.reports.startWalk(tenantId, batchId, query)

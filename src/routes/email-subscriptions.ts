@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import type { EmailDelivery, EmailSubscription } from '../repositories/email.js'
-import { notFoundProblem, validationProblem, type ProblemError } from '../plugins/problems.js'
+import { notFoundProblem, validationProblem, type HttpProblem, type ProblemError } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
 import {
   CreateEmailSubscriptionBodySchema, EmailDeliveryListSchema, EmailDeliverySchema, EmailSubscriptionListSchema, EmailSubscriptionParamsSchema,
@@ -59,6 +59,10 @@ function checkRecipients (recipients: string[] | undefined): void {
 
 const TAGS = ['email']
 
+function missingSubscription (id: string): HttpProblem {
+  return notFoundProblem(`no e-mail subscription "${id}" in this tenant`)
+}
+
 const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/email-subscriptions', {
     config: { scope: 'admin' },
@@ -108,6 +112,13 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
     return { items: (await app.emailDigests.require().listSubscriptions(request.tenantId)).map(toView) }
   })
 
+  /** The tenant's subscription, or 404 (another tenant's included). */
+  async function requireSubscription (tenantId: string, id: string): Promise<EmailSubscription> {
+    const subscription = await app.emailDigests.require().findSubscription(tenantId, id)
+    if (subscription === null) throw missingSubscription(id)
+    return subscription
+  }
+
   app.get('/email-subscriptions/:id', {
     config: { scope: 'admin' },
     schema: {
@@ -118,9 +129,7 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: EmailSubscriptionSchema, ...problemResponses(400, 404, 409) }
     }
   }, async (request) => {
-    const subscription = await app.emailDigests.require().findSubscription(request.tenantId, request.params.id)
-    if (subscription === null) throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
-    return toView(subscription)
+    return toView(await requireSubscription(request.tenantId, request.params.id))
   })
 
   app.patch('/email-subscriptions/:id', {
@@ -137,8 +146,7 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const emails = app.emailDigests.require()
     checkRecipients(request.body.recipients)
-    const stored = await emails.findSubscription(request.tenantId, request.params.id)
-    if (stored === null) throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
+    const stored = await requireSubscription(request.tenantId, request.params.id)
     const { body } = request
     const recipients = body.recipients ?? stored.recipients
     const updated: EmailSubscription = {
@@ -154,7 +162,7 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
     }
     // Re-enabled: what happened while it was off is skipped, as for a new subscription.
     const feedCursor = updated.enabled && !stored.enabled ? await app.changes.latestSeq(request.tenantId) : undefined
-    if (!await emails.updateSubscription(updated, feedCursor)) throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
+    if (!await emails.updateSubscription(updated, feedCursor)) throw missingSubscription(request.params.id)
     return toView(updated)
   })
 
@@ -168,9 +176,7 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: { description: 'Deleted.', type: 'null' }, ...problemResponses(400, 404, 409) }
     }
   }, async (request, reply) => {
-    if (!await app.emailDigests.require().deleteSubscription(request.tenantId, request.params.id)) {
-      throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
-    }
+    if (!await app.emailDigests.require().deleteSubscription(request.tenantId, request.params.id)) throw missingSubscription(request.params.id)
     return await reply.code(204).send(null)
   })
 
@@ -186,10 +192,8 @@ const emailSubscriptions: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: EmailDeliveryListSchema, ...problemResponses(400, 404, 409) }
     }
   }, async (request) => {
-    const emails = app.emailDigests.require()
-    const subscription = await emails.findSubscription(request.tenantId, request.params.id)
-    if (subscription === null) throw notFoundProblem(`no e-mail subscription "${request.params.id}" in this tenant`)
-    return { items: (await emails.listDeliveries(subscription.id, 100)).map(deliveryView) }
+    const subscription = await requireSubscription(request.tenantId, request.params.id)
+    return { items: (await app.emailDigests.require().listDeliveries(subscription.id, 100)).map(deliveryView) }
   })
 }
 

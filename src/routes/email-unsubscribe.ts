@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { escapeHtml, verifyUnsubscribeToken } from '../domain/email-digest.js'
@@ -11,7 +12,24 @@ function page (title: string, body: string): string {
     `<h1 style="font-size:20px">${escapeHtml(title)}</h1>${body}</body></html>`
 }
 
-const HTML_RESPONSE = { content: { 'text/html': { schema: Type.String() } } }
+/** What the two routes of the link have in common: public, the signed query, an HTML answer or a problem. */
+function linkRoute (operationId: string, summary: string, answer: string, description?: string) {
+  return {
+    config: { scope: 'public' as const },
+    schema: {
+      tags: ['email'],
+      operationId,
+      summary,
+      ...(description === undefined ? {} : { description }),
+      querystring: UnsubscribeQuerySchema,
+      response: { 200: { description: answer, content: { 'text/html': { schema: Type.String() } } }, ...problemResponses(400, 404, 409) }
+    }
+  }
+}
+
+async function sendPage (reply: FastifyReply, title: string, body: string): Promise<FastifyReply> {
+  return await reply.type('text/html; charset=utf-8').send(page(title, body))
+}
 
 // The one-click unsubscribe of RFC 8058: mail clients POST the List-Unsubscribe URL with the
 // body "List-Unsubscribe=One-Click"; a person who opens the link gets a form to confirm, so a
@@ -29,39 +47,23 @@ const emailUnsubscribe: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
-  app.get('/email-unsubscribe', {
-    config: { scope: 'public' },
-    schema: {
-      tags: ['email'],
-      operationId: 'showEmailUnsubscribe',
-      summary: 'The page an unsubscribe link opens: a form to confirm',
-      querystring: UnsubscribeQuerySchema,
-      response: { 200: { description: 'A confirmation form (HTML).', ...HTML_RESPONSE }, ...problemResponses(400, 404, 409) }
-    }
-  }, async (request, reply) => {
+  const confirmForm = linkRoute('showEmailUnsubscribe', 'The page an unsubscribe link opens: a form to confirm', 'A confirmation form (HTML).')
+  app.get('/email-unsubscribe', confirmForm, async (request, reply) => {
     await verified(request.query)
     const action = `?${new URLSearchParams(request.query).toString()}`
-    return await reply.type('text/html; charset=utf-8').send(page('Stop sync-failure digests?',
+    return await sendPage(reply, 'Stop sync-failure digests?',
       `<p>Stop the sync-failure digests of this subscription for <strong>${escapeHtml(request.query.a)}</strong>?</p>` +
       `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="List-Unsubscribe" value="One-Click">` +
-      '<button type="submit">Unsubscribe</button></form>'))
+      '<button type="submit">Unsubscribe</button></form>')
   })
 
-  app.post('/email-unsubscribe', {
-    config: { scope: 'public' },
-    schema: {
-      tags: ['email'],
-      operationId: 'emailUnsubscribe',
-      summary: 'One-click unsubscribe (RFC 8058): turns the subscription off for this address',
-      description: 'The mail\'s List-Unsubscribe URL; mail clients POST it with `List-Unsubscribe=One-Click`. Its unsent mails to the address are cancelled.',
-      querystring: UnsubscribeQuerySchema,
-      response: { 200: { description: 'Unsubscribed (HTML).', ...HTML_RESPONSE }, ...problemResponses(400, 404, 409) }
-    }
-  }, async (request, reply) => {
+  const oneClick = linkRoute('emailUnsubscribe', 'One-click unsubscribe (RFC 8058): turns the subscription off for this address', 'Unsubscribed (HTML).',
+    'The mail\'s List-Unsubscribe URL; mail clients POST it with `List-Unsubscribe=One-Click`. Its unsent mails to the address are cancelled.')
+  app.post('/email-unsubscribe', oneClick, async (request, reply) => {
     await verified(request.query)
     await app.emailDigests.require().unsubscribe(request.query.s, request.query.a, app.clock())
-    return await reply.type('text/html; charset=utf-8').send(page('Unsubscribed',
-      `<p><strong>${escapeHtml(request.query.a)}</strong> no longer receives these sync-failure digests. An administrator can add it again.</p>`))
+    return await sendPage(reply, 'Unsubscribed',
+      `<p><strong>${escapeHtml(request.query.a)}</strong> no longer receives these sync-failure digests. An administrator can add it again.</p>`)
   })
 }
 

@@ -8,11 +8,20 @@ export const BatchParamsSchema = Type.Object({
 })
 
 export const REPORT_MAX_LIMIT = 500
+/** The longest mailbox search: an address is at most 320 characters. */
+export const MAILBOX_SEARCH_MAX_LENGTH = 320
 
 export const ErrorReportQuerySchema = Type.Object({
   status: Type.Optional(Type.Enum(['open', 'resolved', 'all'], { default: 'open', description: 'Which failures: open (default), resolved or all.' })),
   category: Type.Optional(Type.Array(CategorySchema, { maxItems: 12, description: 'Only these categories; repeat the parameter for several.' })),
-  mailbox: Type.Optional(Type.String({ format: 'email', maxLength: 320, description: 'Only this mailbox.' })),
+  mailbox: Type.Optional(Type.String({ format: 'email', maxLength: 320, description: 'Only this mailbox (the whole address, any case).' })),
+  mailboxContains: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: MAILBOX_SEARCH_MAX_LENGTH,
+    description: 'Only mailboxes whose address contains this text, any case (`ali` finds alice@contoso.com and KALINA@fabrikam.com). ' +
+      '`%`, `_` and `\\` are plain characters, not wildcards. Combines with every other filter; cursors page exactly within it.',
+    examples: ['contoso.com']
+  })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: REPORT_MAX_LIMIT, default: 50, description: 'Page size, 1-500.' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque nextCursor of the previous page.' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Only failures with lastSeenAt at or after this RFC 3339 time.' })),

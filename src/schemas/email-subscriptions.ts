@@ -14,28 +14,19 @@ const editable = {
   enabled: Type.Boolean({ description: 'False pauses the subscription: nothing is mailed, changes meanwhile are skipped.' })
 }
 
-export const CreateEmailSubscriptionBodySchema = Type.Object({
-  recipients: editable.recipients,
-  batchIds: Type.Optional(editable.batchIds),
-  categories: Type.Optional(editable.categories),
-  minimumSeverity: Type.Optional(editable.minimumSeverity),
-  description: Type.Optional(editable.description),
-  enabled: Type.Optional(editable.enabled)
-}, {
+/** A PATCH: any of the editable fields; those given replace the stored ones. */
+export const UpdateEmailSubscriptionBodySchema = Type.Partial(Type.Object(editable), {
+  additionalProperties: false,
+  examples: [{ recipients: ['migration-team@contoso.com', 'oncall@contoso.com'] }]
+})
+
+/** A new subscription: the same fields, of which only recipients is required. */
+export const CreateEmailSubscriptionBodySchema = Type.Object({ ...UpdateEmailSubscriptionBodySchema.properties, recipients: editable.recipients }, {
   additionalProperties: false,
   examples: [{ recipients: ['migration-team@contoso.com'], batchIds: ['batch-2026-11'], minimumSeverity: 'blocking', description: 'November batch' }]
 })
 
 export type CreateEmailSubscriptionBody = Static<typeof CreateEmailSubscriptionBodySchema>
-
-export const UpdateEmailSubscriptionBodySchema = Type.Object({
-  recipients: Type.Optional(editable.recipients),
-  batchIds: Type.Optional(editable.batchIds),
-  categories: Type.Optional(editable.categories),
-  minimumSeverity: Type.Optional(editable.minimumSeverity),
-  description: Type.Optional(editable.description),
-  enabled: Type.Optional(editable.enabled)
-}, { additionalProperties: false, examples: [{ recipients: ['migration-team@contoso.com', 'oncall@contoso.com'] }] })
 
 export type UpdateEmailSubscriptionBody = Static<typeof UpdateEmailSubscriptionBodySchema>
 

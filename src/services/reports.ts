@@ -6,7 +6,7 @@ import {
 import type {
   BatchRecord, BatchSummary, EventPosition, FailureFilter, FailureRecord, FailureRepository, ReportPosition
 } from '../repositories/types.js'
-import { invalidCursorProblem, notFoundProblem, validationProblem } from '../plugins/problems.js'
+import { invalidCursorProblem, notFoundProblem, validationProblem, type ProblemError } from '../plugins/problems.js'
 import type { BatchSummaryBody, ErrorReportQuery } from '../schemas/batches.js'
 import type { Static } from 'typebox'
 import type { MailboxDetailSchema } from '../schemas/mailboxes.js'
@@ -31,15 +31,29 @@ const EVENT_CURSOR = 'mailbox-events'
 
 export type MailboxDetail = Static<typeof MailboxDetailSchema>
 
+/**
+ * What the query schema cannot check: a `since` or `until` the date-time format accepts but
+ * no JavaScript time represents (year 275761 on). One problem per such time.
+ */
+export function reportQueryProblems (query: Pick<ErrorReportQuery, 'since' | 'until'>): ProblemError[] {
+  return (['since', 'until'] as const)
+    .filter((name) => query[name] !== undefined && !Number.isFinite(Date.parse(query[name] as string)))
+    .map((name) => ({ in: 'querystring', pointer: `/${name}`, detail: 'is not a representable RFC 3339 time' }))
+}
+
 /** The error report's filters as the query gives them; 400 naming each time that cannot be represented. */
 export function reportFilter (query: ErrorReportQuery): FailureFilter {
-  const since = query.since === undefined ? null : Date.parse(query.since)
-  const until = query.until === undefined ? null : Date.parse(query.until)
-  const errors = [['since', since], ['until', until]]
-    .filter(([, time]) => time !== null && !Number.isFinite(time))
-    .map(([name]) => ({ in: 'querystring', pointer: `/${String(name)}`, detail: 'is not a representable RFC 3339 time' }))
+  const errors = reportQueryProblems(query)
   if (errors.length > 0) throw validationProblem(errors)
-  return { status: query.status ?? 'open', categories: query.category ?? [], mailbox: query.mailbox?.toLowerCase() ?? null, since, until }
+  return {
+    status: query.status ?? 'open',
+    categories: query.category ?? [],
+    mailbox: query.mailbox?.toLowerCase() ?? null,
+    // Lower-cased as the stored addresses are (domain/events.ts), so the match ignores case.
+    mailboxContains: query.mailboxContains?.toLowerCase() ?? null,
+    since: query.since === undefined ? null : Date.parse(query.since),
+    until: query.until === undefined ? null : Date.parse(query.until)
+  }
 }
 
 const NO_COUNTS: BatchCounts = {

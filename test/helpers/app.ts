@@ -174,3 +174,22 @@ export async function report (ctx: TestApp, batchId = 'batch-1', query = ''): Pr
   const response = await ctx.inject({ method: 'GET', url: `/batches/${batchId}/errors${query === '' ? '' : `?${query}`}` })
   return { statusCode: response.statusCode, body: response.json<ErrorReport>() }
 }
+
+/** Every item of batch-1's error report, following each nextCursor; `between` runs after each page. */
+export async function walkReport (
+  ctx: TestApp, query: string, between?: (page: number, body: ErrorReport) => Promise<void>
+): Promise<ErrorReport['items']> {
+  const items: ErrorReport['items'] = []
+  let cursor: string | null = null
+  let page = 0
+  do {
+    const suffix: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`
+    const { statusCode, body } = await report(ctx, 'batch-1', query + suffix)
+    if (statusCode !== 200) throw new Error(JSON.stringify(body))
+    items.push(...body.items)
+    cursor = body.nextCursor
+    page += 1
+    if (between !== undefined) await between(page, body)
+  } while (cursor !== null)
+  return items
+}
