@@ -104,14 +104,17 @@ export function classifyEvent (input: EventInput): ClassifiedEvent {
 }
 
 /**
- * classifyEvent for the events of one request: a failure text met again (the same category,
- * code, message and context, as engines repeat them across mailboxes) is classified once.
+ * classifyEvent for the events of one request: a failure text met again without a category
+ * (the same code, message and context, as engines repeat them across mailboxes) is matched
+ * against the rule table once.
  */
 export function classifyEvents (inputs: readonly EventInput[]): ClassifiedEvent[] {
   const known = new Map<string, Classification>()
   const classify = (failure: ClassificationInput): Classification => {
+    // An explicit category is taken as it is: nothing to save there.
+    if (failure.category !== undefined) return classifyFailure(failure)
     const { context } = failure
-    const key = JSON.stringify([failure.category ?? null, failure.code ?? null, failure.message,
+    const key = JSON.stringify([failure.code ?? null, failure.message,
       context?.engine ?? null, context?.migrationType ?? null, context?.server ?? null, context?.credentialMode ?? null])
     const cached = known.get(key)
     if (cached !== undefined) return cached

@@ -20,7 +20,7 @@ import {
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  heldUpRefresh, mailboxesByBatch, mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
+  heldUpRefresh, mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
   type BoundPosition,
   toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
@@ -70,97 +70,36 @@ function positional (params: unknown[]): (values: Values) => unknown[] {
 
 interface BuiltQuery { toSQL: () => { sql: string, params: unknown[] } }
 
-/** One row of a multi-row insert into `T`: each of its columns as a placeholder. */
-type PlaceholderRow<T extends Table> = { [K in keyof T['$inferInsert']]: Placeholder }
+/** A write drizzle built with placeholders, prepared once and run with a row's named values. */
+function preparedWrite (client: Database.Database, query: BuiltQuery): { run: (values: Values) => void, get: (values: Values) => unknown } {
+  const { sql: text, params } = query.toSQL()
+  const statement = client.prepare(text)
+  const bind = positional(params)
+  return { run: (values) => { statement.run(bind(values)) }, get: (values) => statement.get(bind(values)) }
+}
 
-/** The most rows one multi-row statement takes: 256 rows of 16 columns stay far under SQLite's 32,766 parameters. */
-const MAX_ROWS = 256
-
-/** The sizes a run of `count` rows is split into: powers of two, largest first, none above MAX_ROWS. */
-function rowParts (count: number): number[] {
-  const parts: number[] = []
-  for (let left = count; left > 0;) {
-    const size = Math.min(MAX_ROWS, 2 ** Math.floor(Math.log2(left)))
-    parts.push(size)
-    left -= size
-  }
-  return parts
+/** Every column of `table` but `omit` as a placeholder named after its key, for an insert's values. */
+function placeholdersFor<T extends Table> (table: T, omit: Array<keyof T['$inferInsert']> = []): { [K in keyof T['$inferInsert']]: Placeholder } {
+  return Object.fromEntries(Object.keys(getTableColumns(table)).filter((key) => !omit.includes(key))
+    .map((key) => [key, sql.placeholder(key)])) as unknown as { [K in keyof T['$inferInsert']]: Placeholder }
 }
 
 /**
- * A write of many rows in one statement (`insert ... values (...), (...)`), built by drizzle
- * from placeholders named `row:key` and prepared once per power-of-two size (rowParts): at
- * most nine statements per write, and one statement per part instead of one per row. Each
- * statement costs a call into SQLite, binding and a VDBE reset; per row that was most of a
- * bulk's write (measured, see README Performance).
- */
-class MultiRowWrite<T extends Table> {
-  private readonly sizes = new Map<number, { statement: Statement, bind: (rows: Values[], offset: number) => unknown[] }>()
-  private readonly keys: string[]
-
-  /** `omit`: columns the store fills itself; with `returning`, run answers the statement's rows. */
-  constructor (
-    private readonly client: Database.Database,
-    table: T,
-    omit: Array<keyof T['$inferInsert']>,
-    private readonly build: (rows: Array<PlaceholderRow<T>>) => BuiltQuery,
-    private readonly returning = false
-  ) {
-    this.keys = Object.keys(getTableColumns(table)).filter((key) => !omit.includes(key as keyof T['$inferInsert']))
-  }
-
-  private prepared (size: number) {
-    const cached = this.sizes.get(size)
-    if (cached !== undefined) return cached
-    const rows = Array.from({ length: size }, (_, row) => Object.fromEntries(this.keys.map((key) => [key, sql.placeholder(`${row}:${key}`)])) as PlaceholderRow<T>)
-    const { sql: text, params } = this.build(rows).toSQL()
-    const statement = this.client.prepare(text)
-    if (this.returning) statement.raw()
-    const slots = params.map((param): (rows: Values[], offset: number) => unknown => {
-      const placeholder = is(param, Placeholder) ? param : is(param, Param) && is(param.value, Placeholder) ? param.value : null
-      if (placeholder === null) return () => param
-      const [row, key] = [Number(placeholder.name.slice(0, placeholder.name.indexOf(':'))), placeholder.name.slice(placeholder.name.indexOf(':') + 1)]
-      const encoder = is(param, Param) ? param.encoder : null
-      return encoder === null
-        ? (values, offset) => values[offset + row][key]
-        : (values, offset) => encoder.mapToDriverValue(values[offset + row][key])
-    })
-    const prepared = { statement, bind: (values: Values[], offset: number) => slots.map((slot) => slot(values, offset)) }
-    this.sizes.set(size, prepared)
-    return prepared
-  }
-
-  /** Writes the rows; with `returning`, the rows the statements returned, as arrays. */
-  run (rows: Values[]): unknown[][] {
-    const returned: unknown[][] = []
-    let offset = 0
-    for (const size of rowParts(rows.length)) {
-      const { statement, bind } = this.prepared(size)
-      if (this.returning) returned.push(...statement.all(bind(rows, offset)) as unknown[][])
-      else statement.run(bind(rows, offset))
-      offset += size
-    }
-    return returned
-  }
-}
-
-/**
- * The write path's statements, prepared once per connection: on the hot path, building SQL
- * text per call (as the query builder does) cost more than running it. The rows a bulk writes
- * go in multi-row statements (MultiRowWrite), the mailboxes it reads in one `in` list a batch.
+ * The write path's statements, prepared once per connection and run row by row: on the hot
+ * path, building SQL text per call (as the query builder does) cost more than running it.
  */
 class WriteStatements {
-  readonly insertEvents: MultiRowWrite<typeof events>
+  readonly insertEvent: ReturnType<typeof preparedWrite>
   readonly findEvent: Statement
-  readonly findMailboxes: Statement
+  readonly findMailbox: Statement
   readonly findFailures: (values: Values) => unknown[][]
   readonly history: Statement
-  readonly upsertMailboxes: MultiRowWrite<typeof mailboxes>
-  readonly upsertFailures: MultiRowWrite<typeof failures>
+  readonly upsertMailbox: ReturnType<typeof preparedWrite>
+  readonly upsertFailure: ReturnType<typeof preparedWrite>
   readonly touchBatch: Statement
   readonly bumpCounter: Statement
   readonly addCounter: Statement
-  readonly insertChanges: MultiRowWrite<typeof changes>
+  readonly insertChange: ReturnType<typeof preparedWrite>
   readonly begin: Statement
   readonly savepoint: Statement
   readonly release: Statement
@@ -176,23 +115,20 @@ class WriteStatements {
     this.rollbackTo = client.prepare('ROLLBACK TO request')
     this.commit = client.prepare('COMMIT')
     this.rollback = client.prepare('ROLLBACK')
-    // seq is left to SQLite (autoincrement), given in the order of the rows.
-    this.insertEvents = new MultiRowWrite(client, events, ['seq'], (rows) => db.insert(events).values(rows)
-      .onConflictDoNothing().returning({ eventId: events.eventId, seq: events.seq }), true)
+    // seq is left to SQLite (autoincrement).
+    this.insertEvent = preparedWrite(client, db.insert(events).values(placeholdersFor(events, ['seq']))
+      .onConflictDoNothing().returning({ seq: events.seq }))
     this.findEvent = client.prepare(`select content_hash as contentHash, batch_id as batchId, mailbox, category, rule
       from events where tenant_id = ? and event_id = ?`)
-    // The names come as one JSON array: one prepared statement serves any number of them.
-    this.findMailboxes = client.prepare(`select mailbox, first_event_at as firstEventAt, last_event_at as lastEventAt,
+    this.findMailbox = client.prepare(`select first_event_at as firstEventAt, last_event_at as lastEventAt,
         last_synced_at as lastSyncedAt, last_failed_at as lastFailedAt, event_count as eventCount
-      from mailboxes where tenant_id = ? and batch_id = ? and mailbox in (select value from json_each(?))`)
-    // In primary-key order, as a lookup of each mailbox by its key prefix gives them.
+      from mailboxes where tenant_id = ? and batch_id = ? and mailbox = ?`)
     this.findFailures = rawQuery(client, db.select().from(failures).where(and(eq(failures.tenantId, sql.placeholder('tenantId')),
-      eq(failures.batchId, sql.placeholder('batchId')), sql`${failures.mailbox} in (select value from json_each(${sql.placeholder('names')}))`))
-      .orderBy(asc(failures.mailbox), asc(failures.category)))
+      eq(failures.batchId, sql.placeholder('batchId')), eq(failures.mailbox, sql.placeholder('mailbox')))))
     this.history = client.prepare(`select ${EVENT_COLUMNS} from events where tenant_id = ? and batch_id = ? and mailbox = ?`)
-    this.upsertMailboxes = new MultiRowWrite(client, mailboxes, [], (rows) => db.insert(mailboxes).values(rows)
+    this.upsertMailbox = preparedWrite(client, db.insert(mailboxes).values(placeholdersFor(mailboxes))
       .onConflictDoUpdate({ target: [mailboxes.tenantId, mailboxes.batchId, mailboxes.mailbox], set: takeExcluded(mailboxes, ['tenantId', 'batchId', 'mailbox']) }))
-    this.upsertFailures = new MultiRowWrite(client, failures, [], (rows) => db.insert(failures).values(rows)
+    this.upsertFailure = preparedWrite(client, db.insert(failures).values(placeholdersFor(failures))
       .onConflictDoUpdate({
         target: [failures.tenantId, failures.batchId, failures.mailbox, failures.category],
         set: takeExcluded(failures, ['tenantId', 'batchId', 'mailbox', 'category'])
@@ -203,7 +139,7 @@ class WriteStatements {
         last_event_at = max(last_event_at, excluded.last_event_at)`)
     this.bumpCounter = client.prepare(`insert into change_counters (tenant_id, last_seq) values (?, ?)
       on conflict (tenant_id) do update set last_seq = last_seq + excluded.last_seq returning last_seq`).pluck()
-    this.insertChanges = new MultiRowWrite(client, changes, [], (rows) => db.insert(changes).values(rows))
+    this.insertChange = preparedWrite(client, db.insert(changes).values(placeholdersFor(changes)))
     this.addCounter = client.prepare(`insert into batch_counters (tenant_id, batch_id, name, value) values (?, ?, ?, ?)
       on conflict (tenant_id, batch_id, name) do update set value = value + excluded.value`)
   }
@@ -217,7 +153,7 @@ class WriteStatements {
 function appendChanges (statements: WriteStatements, tenantId: string, drafts: ChangeDraft[], recordedAt: number): Change[] {
   const last = statements.bumpCounter.get(tenantId, drafts.length) as number
   const numbered = numberChanges(tenantId, drafts, last - drafts.length + 1, recordedAt)
-  statements.insertChanges.run(numbered.map((change) => changeValues(change) as unknown as Values))
+  for (const change of numbered) statements.insertChange.run(changeValues(change) as unknown as Values)
   return numbered
 }
 
@@ -273,12 +209,12 @@ class SqliteRecordingTx implements RecordingTx {
   constructor (private readonly statements: WriteStatements) {}
 
   async insertEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<Array<number | null>> {
-    const { fresh, isFirst } = firstCopies(batch)
-    const seqById = new Map<string, number>()
-    for (const [eventId, seq] of this.statements.insertEvents.run(fresh.map((event) => eventValues(tenantId, event, receivedAt)))) {
-      seqById.set(eventId as string, seq as number)
-    }
-    return batch.map((event, index) => isFirst(index) ? (seqById.get(event.id) ?? null) : null)
+    const { isFirst } = firstCopies(batch)
+    return batch.map((event, index) => {
+      if (!isFirst(index)) return null
+      const row = this.statements.insertEvent.get(eventValues(tenantId, event, receivedAt)) as { seq: number } | undefined
+      return row?.seq ?? null
+    })
   }
 
   async findEvents (tenantId: string, eventIds: string[]): Promise<Map<string, StoredEventFingerprint>> {
@@ -292,15 +228,17 @@ class SqliteRecordingTx implements RecordingTx {
 
   async loadMailboxes (tenantId: string, keys: MailboxKey[]): Promise<Map<string, MailboxState>> {
     const states = new Map<string, MailboxState>()
-    for (const [batchId, names] of mailboxesByBatch(keys)) {
-      const list = JSON.stringify([...new Set(names)])
-      for (const box of this.statements.findMailboxes.all(tenantId, batchId, list) as Array<StoredMailboxRow & { mailbox: string }>) {
-        states.set(mailboxKey({ batchId, mailbox: box.mailbox }), toMailboxState(box))
-      }
-      for (const row of this.statements.findFailures({ tenantId, batchId, names: list }).map(failureRow)) {
+    for (const key of keys) {
+      const id = mailboxKey(key)
+      if (states.has(id)) continue
+      const box = this.statements.findMailbox.get(tenantId, key.batchId, key.mailbox) as StoredMailboxRow | undefined
+      if (box === undefined) continue
+      const state = toMailboxState(box)
+      for (const row of this.statements.findFailures({ tenantId, batchId: key.batchId, mailbox: key.mailbox }).map(failureRow)) {
         const { batchId: _batch, mailbox: _mailbox, ...failure } = toFailureRecord(row)
-        states.get(mailboxKey(row))?.failures.push(failure)
+        state.failures.push(failure)
       }
+      states.set(id, state)
     }
     return states
   }
@@ -310,8 +248,8 @@ class SqliteRecordingTx implements RecordingTx {
   }
 
   async saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void> {
-    this.statements.upsertMailboxes.run(writes.map((write) => mailboxValues(tenantId, write)))
-    this.statements.upsertFailures.run(failureValues(tenantId, writes))
+    for (const write of writes) this.statements.upsertMailbox.run(mailboxValues(tenantId, write))
+    for (const row of failureValues(tenantId, writes)) this.statements.upsertFailure.run(row)
   }
 
   async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
