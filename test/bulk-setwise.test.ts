@@ -76,6 +76,9 @@ async function readBack (repository: FailureRepository, tenantId: string) {
 t.test('a bulk gives what the same events posted one by one give', { timeout: 600_000 }, async (t) => {
   const repository = await freshRepository()
   t.teardown(async () => { await repository.close() })
+  // Printed first, so that any failing run can be replayed with BULK_SEED.
+  const seed = Number(process.env.BULK_SEED ?? Date.now() % 1_000_000)
+  t.comment(`fast-check seed ${seed}`)
   let run = 0
   await fc.assert(fc.asyncProperty(rounds, async (plan) => {
     run += 1
@@ -106,5 +109,5 @@ t.test('a bulk gives what the same events posted one by one give', { timeout: 60
         .map((failure) => [`${batchId} ${failure.mailbox} ${failure.category}`, failure.status])))
     t.same(bulk.feedEnd, statuses, `run ${run}: the feed ends where the report stands`)
     return canonical([answers.bulk, bulk]) === canonical([answers.single, single]) && canonical(bulk.feedEnd) === canonical(statuses)
-  }), { numRuns: TEST_DATABASE_URL === undefined ? 60 : 15, endOnFailure: true, seed: Number(process.env.BULK_SEED ?? Date.now() % 1_000_000) })
+  }), { numRuns: TEST_DATABASE_URL === undefined ? 60 : 15, endOnFailure: true, seed })
 })
