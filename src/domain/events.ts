@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { CategoryId, EventContext } from './types.js'
 import type { Outcome } from './lifecycle.js'
-import { classifyFailure } from './classifier.js'
+import { classifyFailure, type Classification, type ClassificationInput } from './classifier.js'
 import { formatDuration } from './stall.js'
 
 /** An event as an engine posts it (already validated against the schema). */
@@ -100,10 +100,35 @@ export function eventProblems (input: EventInput, clock?: ClockBound): EventProb
 
 /** Normalises, classifies and fingerprints a valid event (see eventProblems). */
 export function classifyEvent (input: EventInput): ClassifiedEvent {
-  const event = normalizeEvent(input)
+  return classifyNormalized(normalizeEvent(input), classifyFailure)
+}
+
+/**
+ * classifyEvent for the events of one request: a failure text met again without a category
+ * (the same code, message and context, as engines repeat them across mailboxes) is matched
+ * against the rule table once.
+ */
+export function classifyEvents (inputs: readonly EventInput[]): ClassifiedEvent[] {
+  const known = new Map<string, Classification>()
+  const classify = (failure: ClassificationInput): Classification => {
+    // An explicit category is taken as it is: nothing to save there.
+    if (failure.category !== undefined) return classifyFailure(failure)
+    const { context } = failure
+    const key = JSON.stringify([failure.code ?? null, failure.message,
+      context?.engine ?? null, context?.migrationType ?? null, context?.server ?? null, context?.credentialMode ?? null])
+    const cached = known.get(key)
+    if (cached !== undefined) return cached
+    const classification = classifyFailure(failure)
+    known.set(key, classification)
+    return classification
+  }
+  return inputs.map((input) => classifyNormalized(normalizeEvent(input), classify))
+}
+
+function classifyNormalized (event: NormalizedEvent, classify: (failure: ClassificationInput) => Classification): ClassifiedEvent {
   const classification = event.failure === null
     ? null
-    : classifyFailure({
+    : classify({
       category: event.failure.category ?? undefined,
       code: event.failure.code,
       message: event.failure.message,

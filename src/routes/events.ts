@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { classifyEvent, eventProblems, type ClockBound, type EventInput } from '../domain/index.js'
+import { classifyEvents, eventProblems, type ClockBound, type EventInput } from '../domain/index.js'
 import { EventConflictError, type ClassifiedEvent } from '../repositories/types.js'
 import { HttpProblem, PROBLEM_TYPES, toProblemErrors, validationProblem, type ProblemError } from '../plugins/problems.js'
 import { problemResponses } from '../schemas/common.js'
@@ -41,7 +41,7 @@ function prepare (
   // Array.prototype.sort is stable: within an item, schema errors stay ahead of domain ones.
   const errors = [...schemaErrors, ...domainErrors].sort((a, b) => itemIndex(a) - itemIndex(b))
   if (errors.length > 0) throw validationProblem(errors)
-  return (inputs as EventInput[]).map(classifyEvent)
+  return classifyEvents(inputs as EventInput[])
 }
 
 function conflictProblem (error: EventConflictError, bulk: boolean): HttpProblem {
