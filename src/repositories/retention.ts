@@ -14,6 +14,10 @@ import { sql, type SQL } from 'drizzle-orm'
 //   resolution, so a replay of the stored history gives the same failure).
 // Open failures, their events, the mailbox rows and the batch counters (which count open
 // failures only) are not touched, so reports and summaries read the same after a purge.
+// The newest event of the store is never deleted: the highest event seq is the report's
+// snapshot clock (currentSeq), and it must not go back, or rows written after the newest
+// event (a stall the sweep opened) would count as changed after every snapshot and drop out
+// of the report. It goes with the first purge after a newer event arrived.
 
 export interface FailureKey {
   tenantId: string
@@ -47,6 +51,8 @@ function isMailboxOf (key: FailureKey, alias: string): SQL {
   return sql`${prefix}.tenant_id = ${key.tenantId} and ${prefix}.batch_id = ${key.batchId} and ${prefix}.mailbox = ${key.mailbox}`
 }
 
+const belowNewest = sql`seq < (select max(n.seq) from events n)`
+
 /** Byte order (the "C" collation of the mailbox columns), the order every writer locks mailboxes in. */
 function compareKeys (a: FailureKey, b: FailureKey): number {
   for (const field of ['tenantId', 'batchId', 'mailbox', 'category'] as const) {
@@ -56,42 +62,47 @@ function compareKeys (a: FailureKey, b: FailureKey): number {
 }
 
 /**
- * Deletes at most `limit` rows (failures and events together) of failures resolved before
- * `resolvedBefore`, longest resolved first (failures_resolved_idx): the work of one chunk is
- * bounded whatever the size of the batches. A failure with more events than a chunk takes is
- * finished by the next chunks: its row goes last, so it stays the next chunk's first candidate.
+ * Deletes failures resolved before `resolvedBefore`, longest resolved first
+ * (failures_resolved_idx), each with all of its failed events in the same transaction: a
+ * write between chunks must find a failure whole or gone, or a replay would rebuild it from
+ * part of its events. Then the synced events of its mailbox that back nothing any more, at
+ * most `limit` (any left over are safe to keep; the mailbox's next purged failure takes them).
+ * A chunk stops once it deleted `limit` rows, so its work is bounded by twice `limit` plus one
+ * failure's events (its occurrences), whatever the size of the batches.
  */
 export async function purgeChunk (tx: PurgingTx, resolvedBefore: number, limit: number): Promise<PurgeChunkResult> {
   const candidates = await tx.all<FailureKey>(sql`select tenant_id as "tenantId", batch_id as "batchId", mailbox, category
     from failures where resolved_at < ${resolvedBefore} and status = 'resolved' order by resolved_at limit ${limit}`)
   const result: PurgeChunkResult = { failures: 0, events: 0, more: candidates.length === limit }
   if (candidates.length === 0) return result
-  const keys = [...candidates].sort(compareKeys)
-  await tx.holdMailboxes(keys)
+  await tx.holdMailboxes([...candidates].sort(compareKeys))
   let budget = limit
   for (const key of candidates) {
-    // Read again under the mailbox's lock: a write may have reopened it since it was listed.
-    const still = await tx.all<{ one: number }>(sql`select 1 as one from failures
-      where ${isFailure(key)} and status = 'resolved' and resolved_at < ${resolvedBefore}`)
-    if (still.length === 0) continue
-    const failed = await tx.run(sql`delete from events where seq in (select seq from events
-      where ${isMailboxOf(key, 'events')} and outcome = 'failed' and category = ${key.category} limit ${budget})`)
-    result.events += failed
-    budget -= failed
     if (budget <= 0) break
+    // Read again under the mailbox's lock: a write may have reopened it since it was listed.
+    // A failure that has the store's newest event waits for a newer one (see belowNewest).
+    const still = await tx.all<{ one: number }>(sql`select 1 as one from failures
+      where ${isFailure(key)} and status = 'resolved' and resolved_at < ${resolvedBefore}
+        and not exists (select 1 from events n where n.seq = (select max(x.seq) from events x)
+          and ${isMailboxOf(key, 'n')} and n.outcome = 'failed' and n.category = ${key.category})`)
+    if (still.length === 0) continue
+    const failed = await tx.run(sql`delete from events
+      where ${isMailboxOf(key, 'events')} and outcome = 'failed' and category = ${key.category}`)
+    result.failures += await tx.run(sql`delete from failures where ${isFailure(key)}`)
+    result.events += failed
+    budget -= failed + 1
+    // At most `limit` synced events of the mailbox, whatever the chunk has left: once the
+    // failure is gone nothing brings the purge back to them.
     const synced = await tx.run(sql`delete from events where seq in (select e.seq from events e
-      where ${isMailboxOf(key, 'e')} and e.outcome = 'synced'
+      where ${isMailboxOf(key, 'e')} and e.outcome = 'synced' and ${belowNewest}
         and e.occurred_at < (select m.last_synced_at from mailboxes m where ${isMailboxOf(key, 'm')})
-        and not exists (select 1 from failures f where ${isMailboxOf(key, 'f')} and f.category <> ${key.category}
-          and f.first_seen_at <= e.occurred_at)
-      limit ${budget})`)
+        and not exists (select 1 from failures f where ${isMailboxOf(key, 'f')} and f.first_seen_at <= e.occurred_at)
+      limit ${limit})`)
     result.events += synced
     budget -= synced
-    if (budget <= 0) break
-    result.failures += await tx.run(sql`delete from failures where ${isFailure(key)} and status = 'resolved' and resolved_at < ${resolvedBefore}`)
-    budget -= 1
-    if (budget <= 0) break
   }
   if (budget <= 0) result.more = true
+  // A chunk that deleted nothing (every candidate waits for the newest event) ends the run.
+  if (result.failures + result.events === 0) result.more = false
   return result
 }
