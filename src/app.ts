@@ -23,6 +23,7 @@ import apiKeyRoutes from './routes/api-keys.js'
 import changeFeed from './plugins/change-feed.js'
 import stores from './plugins/stores.js'
 import stallSweep from './plugins/stall-sweep.js'
+import retention from './plugins/retention.js'
 import changeRoutes from './routes/changes.js'
 import webhooks from './plugins/webhooks.js'
 import webhookRoutes from './routes/webhooks.js'
@@ -131,6 +132,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   await app.register(changeFeed)
   await app.register(stallSweep)
+  await app.register(retention)
   await app.register(emailDigests, { repository: emails ?? null })
   await app.register(webhooks, { store: webhookStore, resolver: options.webhookResolver })
 

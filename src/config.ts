@@ -22,6 +22,8 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_GRACE: Type.String({ default: '10s', pattern: DURATION }),
   STALL_SWEEP_INTERVAL: Type.String({ default: '5m', pattern: DURATION }),
   CHANGES_RETENTION: Type.String({ default: '30d', pattern: DURATION }),
+  // 0 keeps resolved failures forever.
+  RETENTION_RESOLVED: Type.String({ default: '180d', pattern: DURATION }),
   // Never echoed in errors: it is a secret.
   BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: API_KEY_PATTERN })),
   RATE_LIMIT_MAX: Type.String({ default: '600', pattern: '^[0-9]{1,9}$' }),
@@ -73,6 +75,8 @@ export interface Config {
   stallSweepIntervalMs: number
   /** How long the change feed keeps a change. */
   changesRetentionMs: number
+  /** How long a resolved failure and its events are kept after it resolved; null: forever. */
+  retentionResolvedMs: number | null
   /** Created as an all-scopes key of tenant `default` when no key exists yet. */
   bootstrapAdminKey: string | null
   /** Requests per key (or per client address without a valid key) per window. */
@@ -189,6 +193,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (stallSweepIntervalMs < 1000) throw new ConfigError('STALL_SWEEP_INTERVAL: must be at least 1s')
   const changesRetentionMs = parseDuration(withDefaults.CHANGES_RETENTION)
   if (changesRetentionMs < 3_600_000) throw new ConfigError('CHANGES_RETENTION: must be at least 1h')
+  const retentionResolvedMs = parseDuration(withDefaults.RETENTION_RESOLVED)
+  if (retentionResolvedMs !== 0 && retentionResolvedMs < 3_600_000) throw new ConfigError('RETENTION_RESOLVED: must be 0 (keep forever) or at least 1h')
   const rateLimitMax = Number(withDefaults.RATE_LIMIT_MAX)
   if (rateLimitMax < 1) throw new ConfigError('RATE_LIMIT_MAX: must be at least 1')
   const rateLimitWindowMs = parseDuration(withDefaults.RATE_LIMIT_WINDOW)
@@ -216,6 +222,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     shutdownGraceMs: parseDuration(withDefaults.SHUTDOWN_GRACE),
     stallSweepIntervalMs,
     changesRetentionMs,
+    retentionResolvedMs: retentionResolvedMs === 0 ? null : retentionResolvedMs,
     bootstrapAdminKey: withDefaults.BOOTSTRAP_ADMIN_KEY ?? null,
     rateLimit: { max: rateLimitMax, windowMs: rateLimitWindowMs, redisUrl: parseRedisUrl(withDefaults.RATE_LIMIT_REDIS_URL), redisPrefix: withDefaults.RATE_LIMIT_REDIS_PREFIX },
     requestTimeoutMs,

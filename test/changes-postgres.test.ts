@@ -72,15 +72,15 @@ t.test('one instance sweeps at a time: the other skips its turn while the lease 
   const held = new Promise<void>((resolve) => { release = resolve })
   let entered = (): void => {}
   const inside = new Promise<void>((resolve) => { entered = resolve })
-  const first = a.withSweepLease(async () => {
+  const first = a.withLease('stall-sweep', async () => {
     entered()
     await held
   })
   await inside
-  t.equal(await b.withSweepLease(async () => { t.fail('ran while the other held the lease') }), false)
+  t.equal(await b.withLease('stall-sweep', async () => { t.fail('ran while the other held the lease') }), false)
   release()
   t.equal(await first, true)
   let ran = false
-  t.equal(await b.withSweepLease(async () => { ran = true }), true, 'free again once the first sweep ended')
+  t.equal(await b.withLease('stall-sweep', async () => { ran = true }), true, 'free again once the first sweep ended')
   t.ok(ran)
 })

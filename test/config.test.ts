@@ -13,6 +13,7 @@ t.test('defaults give SQLite on 127.0.0.1:3000 with a 26 h stall threshold', asy
     shutdownGraceMs: 10_000,
     stallSweepIntervalMs: 300_000,
     changesRetentionMs: 30 * 86_400_000,
+    retentionResolvedMs: 180 * 86_400_000,
     bootstrapAdminKey: null,
     rateLimit: { max: 600, windowMs: 60_000, redisUrl: null, redisPrefix: 'sfr-rate-limit:' },
     requestTimeoutMs: 30_000,
@@ -91,6 +92,16 @@ t.test('limits and the bootstrap key are read and validated', async (t) => {
   t.throws(() => loadConfig({ RATE_LIMIT_WINDOW: 'hourly' }), { message: /RATE_LIMIT_WINDOW/ })
   t.throws(() => loadConfig({ REQUEST_TIMEOUT: '10ms' }), { message: /REQUEST_TIMEOUT/ })
   t.throws(() => loadConfig({ MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { message: /MAX_EVENT_LOOP_UTILIZATION/ })
+})
+
+t.test('RETENTION_RESOLVED is a duration of at least 1h, or 0 to keep resolved failures forever', async (t) => {
+  t.equal(loadConfig({ RETENTION_RESOLVED: '90d' }).retentionResolvedMs, 90 * 86_400_000)
+  t.equal(loadConfig({ RETENTION_RESOLVED: '2h' }).retentionResolvedMs, 2 * 3_600_000)
+  t.equal(loadConfig({ RETENTION_RESOLVED: '0' }).retentionResolvedMs, null)
+  t.throws(() => loadConfig({ RETENTION_RESOLVED: '30m' }), new ConfigError('RETENTION_RESOLVED: must be 0 (keep forever) or at least 1h'))
+  t.throws(() => loadConfig({ RETENTION_RESOLVED: '6 months' }), { message: /^invalid configuration: RETENTION_RESOLVED: / })
+  t.throws(() => loadConfig({ RETENTION_RESOLVED: '-1d' }), { message: /RETENTION_RESOLVED/ })
+  t.equal(loadConfig({ RETENTION_RESOLVED: '' }).retentionResolvedMs, 180 * 86_400_000, 'empty: the default, as for every variable')
 })
 
 t.test('a bad bootstrap key is refused without echoing it', async (t) => {

@@ -1,4 +1,5 @@
 import { bigint, bigserial, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { sql } from 'drizzle-orm'
 
 // The PostgreSQL twin of schema.sqlite.ts: same tables, columns and indexes. Times are epoch
 // milliseconds (UTC) as bigint, read back as JS numbers (safe far beyond any real date).
@@ -87,7 +88,9 @@ export const failures = pgTable('failures', {
   // lastSeenAt descending (NULLS FIRST, as ORDER BY ... DESC has it), as the report orders: the mixed order then needs no sort step.
   index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, t.lastSeenAt.desc().nullsFirst(), t.mailbox, t.category),
   index('failures_report_all_idx').on(t.tenantId, t.batchId, t.lastSeenAt.desc().nullsFirst(), t.mailbox, t.category),
-  index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
+  index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq),
+  // The retention purge takes the longest-resolved failures first; open ones (null) stay out of it.
+  index('failures_resolved_idx').on(t.resolvedAt).where(sql`resolved_at is not null`)
 ])
 
 export const apiKeys = pgTable('api_keys', {

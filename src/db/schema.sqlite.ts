@@ -77,7 +77,9 @@ export const failures = sqliteTable('failures', {
   // lastSeenAt descending, as the report orders: the mixed order then needs no sort step.
   index('failures_report_status_idx').on(t.tenantId, t.batchId, t.status, sql`last_seen_at desc`, t.mailbox, t.category),
   index('failures_report_all_idx').on(t.tenantId, t.batchId, sql`last_seen_at desc`, t.mailbox, t.category),
-  index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq)
+  index('failures_seq_idx').on(t.tenantId, t.batchId, t.seq),
+  // The retention purge takes the longest-resolved failures first; open ones (null) stay out of it.
+  index('failures_resolved_idx').on(t.resolvedAt).where(sql`resolved_at is not null`)
 ])
 
 export const apiKeys = sqliteTable('api_keys', {

@@ -199,7 +199,29 @@ export async function advanceMailbox (
   }
   const history = await loadHistory()
   const seq = Math.max(...ordered.map((event) => event.seq))
-  return keepDetectedFailures(state, replayEvents(history) as MailboxState, blockedSince(history), seq)
+  const replayed = keepAggregates(state as MailboxState, replayEvents(history) as MailboxState, ordered.length)
+  return keepDetectedFailures(state, replayed, blockedSince(history), seq)
+}
+
+function latest (a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b)
+}
+
+/**
+ * The mailbox's own figures (first and last event, last sync and failure, event count) cover
+ * every event it ever received, also those the retention purge deleted since: a replay folds
+ * only the stored ones, so they are carried over from the state before it. With the whole
+ * history stored the result is the same as the replay's.
+ */
+function keepAggregates (before: MailboxState, replayed: MailboxState, arrived: number): MailboxState {
+  return {
+    ...replayed,
+    firstEventAt: Math.min(before.firstEventAt, replayed.firstEventAt),
+    lastEventAt: Math.max(before.lastEventAt, replayed.lastEventAt),
+    lastSyncedAt: latest(before.lastSyncedAt, replayed.lastSyncedAt),
+    lastFailedAt: latest(before.lastFailedAt, replayed.lastFailedAt),
+    eventCount: before.eventCount + arrived
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type BatchKey, type StoredChangeRow, type SweepMailboxRow
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
+import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
   addBatchCounts, afterBatch, afterPosition, boundFilter, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
   heldUpRefresh, mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
@@ -27,7 +28,7 @@ import {
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
-  type BatchPage, type BatchPosition, type BatchRecord, type ClassifiedEvent, type EventPage,
+  type BackgroundJob, type BatchPage, type BatchPosition, type BatchRecord, type ClassifiedEvent, type EventPage,
   type EventPosition, type FailurePage, type FailurePageRequest, type FailureRepository,
   type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult, type PoolStats
 } from './types.js'
@@ -382,7 +383,7 @@ export class PostgresFailureRepository implements FailureRepository {
         and c.name = ${SEEN_COUNTER})`)
     for (const { tenant_id: tenantId, batch_id: batchId } of missing.rows) {
       await this.retried(async () => await inTransaction(this.db, async (tx) => {
-        await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${this.sweepLeaseKey()}))`)
+        await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${this.leaseKey('stall-sweep')}))`)
         await tx.execute(sql`select 1 from ${mailboxes} m where m.tenant_id = ${tenantId} and m.batch_id = ${batchId} order by m.mailbox for update`)
         await tx.execute(sql`select 1 from ${batches} where tenant_id = ${tenantId} and batch_id = ${batchId} for update`)
         const counts = (await recount(tx, tenantId, [batchId])).get(batchId)
@@ -393,8 +394,9 @@ export class PostgresFailureRepository implements FailureRepository {
     }
   }
 
-  private sweepLeaseKey (): string {
-    return `stall-sweep:${this.migrationsSchema}`
+  /** A job's lease key: the job, on this deployment's schema. */
+  private leaseKey (job: BackgroundJob): string {
+    return `${job}:${this.migrationsSchema}`
   }
 
   async recordEvents (tenantId: string, batch: ClassifiedEvent[], receivedAt: number): Promise<RecordResult> {
@@ -473,12 +475,12 @@ export class PostgresFailureRepository implements FailureRepository {
 
   /**
    * A session advisory lock on a connection of its own (outside the pool, so the chunks never
-   * wait for the connection that holds it), keyed by the schema: one sweeper per deployment,
-   * and a crashed sweeper's lock goes with its connection.
+   * wait for the connection that holds it), keyed by the job and the schema: one runner of
+   * each job per deployment, and a crashed runner's lock goes with its connection.
    */
-  async withSweepLease (work: () => Promise<void>): Promise<boolean> {
+  async withLease (job: BackgroundJob, work: () => Promise<void>): Promise<boolean> {
     const client = this.sessionClient()
-    const key = this.sweepLeaseKey()
+    const key = this.leaseKey(job)
     try {
       await guarded(async () => { await client.connect() })
       const { rows: [row] } = await guarded(async () => await client.query<{ locked: boolean }>(
@@ -490,6 +492,28 @@ export class PostgresFailureRepository implements FailureRepository {
       // Ending the session releases the lock.
       await client.end().catch(() => undefined)
     }
+  }
+
+  /**
+   * Row locks on the mailboxes in the order writers take them (tenant, then batch and mailbox
+   * in byte order), so a write of one of them waits for the chunk, or the chunk for it.
+   */
+  async purgeResolved (resolvedBefore: number, limit: number): Promise<PurgeChunkResult> {
+    return await guarded(async () => await this.retried(async () => await inTransaction(this.db, async (tx) => await purgeChunk({
+      all: async <T>(query: SQL) => (await tx.execute(query)).rows as T[],
+      run: async (query) => (await tx.execute(query)).rowCount ?? 0,
+      holdMailboxes: async (keys) => {
+        await tx.execute(sql`select 1 from ${mailboxes} m
+          where (m.tenant_id, m.batch_id, m.mailbox) in (select * from unnest(${sql.param(keys.map((key) => key.tenantId))}::text[],
+            ${sql.param(keys.map((key) => key.batchId))}::text[], ${sql.param(keys.map((key) => key.mailbox))}::text[]))
+          order by m.tenant_id, m.batch_id, m.mailbox for update`)
+      }
+    }, resolvedBefore, limit))))
+  }
+
+  /** PostgreSQL's autovacuum makes the space of deleted rows reusable; giving it back to the OS takes VACUUM FULL (README). */
+  async reclaimSpace (): Promise<null> {
+    return null
   }
 
   /** A connection outside the pool, on this repository's schema. */

@@ -5,7 +5,7 @@ import {
   type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
-import { openSqlite, type SqliteDb } from '../db/sqlite.js'
+import { INCREMENTAL_VACUUM, openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
 import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import {
@@ -18,6 +18,7 @@ import {
   type BatchKey, type StoredChangeRow, type SweepMailboxRow
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
+import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
   addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
   heldUpRefresh, mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
@@ -28,10 +29,11 @@ import {
 } from './stored-rows.js'
 import type {
   BatchPage, BatchPosition, BatchRecord, ClassifiedEvent, EventPage, EventPosition,
-  FailurePage, FailurePageRequest, FailureRepository, HeldUpFailure, MailboxRecord, ReadinessState, RecordResult
+  BackgroundJob, FailurePage, FailurePageRequest, FailureRepository, HeldUpFailure, MailboxRecord, ReadinessState, RecordResult
 } from './types.js'
 import { isStorageFull } from './types.js'
 import { statfsSync } from 'node:fs'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { dirname } from 'node:path'
 
 /** Serialises write transactions: one better-sqlite3 connection runs one transaction at a time. */
@@ -309,6 +311,9 @@ class SqliteSweepingTx implements SweepingTx {
 
 const GROUP_COMMIT_EVENTS = 1000
 
+/** Pages (4 KiB each by default) one incremental_vacuum step gives back. */
+const RECLAIM_PAGES = 2000
+
 /** Free space from which a full disk counts as having room again: a few bulk requests' worth. */
 const STORAGE_HEADROOM = 1024 * 1024
 
@@ -472,26 +477,69 @@ export class SqliteFailureRepository implements FailureRepository {
     // In the write queue: no group commit runs meanwhile; the chunk is one short transaction.
     // Started from a setImmediate callback, as group commits are (see runGroup): no other
     // code runs on this connection while the transaction is open.
-    const result = await this.writes.run(async () => await new Promise<SweepChunkResult>((resolve, reject) => {
+    const result = await this.inWriteTransaction(async () =>
+      await sweepChunk(new SqliteSweepingTx(this.db, this.statements, this.sweepNext), tenantId, batchId, after, detection, limit))
+    if (result.changes.length > 0) this.appended.emit([tenantId])
+    return result
+  }
+
+  /**
+   * Runs `work` as one transaction in the write queue (no group commit runs meanwhile), started
+   * from a setImmediate callback as group commits are (see runGroup): no other code runs on
+   * this connection while it is open. `work` must only run statements: keep it short.
+   */
+  private async inWriteTransaction<T> (work: () => Promise<T>): Promise<T> {
+    return await this.writes.run(async () => await new Promise<T>((resolve, reject) => {
       setImmediate(() => {
         const { begin, commit, rollback } = this.statements
         begin.run()
-        sweepChunk(new SqliteSweepingTx(this.db, this.statements, this.sweepNext), tenantId, batchId, after, detection, limit)
-          .then((chunk) => { commit.run(); resolve(chunk) })
+        work()
+          .then((result) => { commit.run(); resolve(result) })
           .catch((error: unknown) => {
             if (this.db.$client.inTransaction) rollback.run()
             reject(error)
           })
       })
     }))
-    if (result.changes.length > 0) this.appended.emit([tenantId])
-    return result
   }
 
-  /** One process owns a SQLite file: the lease is always this instance's. */
-  async withSweepLease (work: () => Promise<void>): Promise<boolean> {
+  /** One process owns a SQLite file: every lease is always this instance's. */
+  async withLease (_job: BackgroundJob, work: () => Promise<void>): Promise<boolean> {
     await work()
     return true
+  }
+
+  async purgeResolved (resolvedBefore: number, limit: number): Promise<PurgeChunkResult> {
+    const db = this.db
+    return await this.inWriteTransaction(async () => await purgeChunk({
+      all: async <T>(query: SQL) => db.all<T>(query),
+      run: async (query) => db.run(query).changes,
+      // The write queue holds every writer off: nothing more to hold.
+      holdMailboxes: async () => {}
+    }, resolvedBefore, limit))
+  }
+
+  /**
+   * Gives the pages the purges freed back to the file system, `RECLAIM_PAGES` pages per step
+   * in the write queue (a step is short; requests run between steps), then checkpoints the
+   * WAL so the file shrinks now. Nothing to do (null) unless auto_vacuum is INCREMENTAL.
+   */
+  async reclaimSpace (): Promise<{ pages: number } | null> {
+    const client = this.db.$client
+    if (client.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL_VACUUM) return null
+    let pages = 0
+    for (;;) {
+      const freed = await this.writes.run(async () => {
+        const before = client.pragma('freelist_count', { simple: true }) as number
+        client.pragma(`incremental_vacuum(${RECLAIM_PAGES})`)
+        return before - (client.pragma('freelist_count', { simple: true }) as number)
+      })
+      pages += freed
+      if (freed < RECLAIM_PAGES) break
+      await yieldToLoop()
+    }
+    if (pages > 0) await this.writes.run(async () => { client.pragma('wal_checkpoint(PASSIVE)') })
+    return { pages }
   }
 
   async listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]> {

@@ -2,13 +2,17 @@ import type { CategoryId, EventContext } from '../domain/types.js'
 import type { Change, ChangeQuery } from '../domain/changes.js'
 import type { BatchKey } from './change-rows.js'
 import type { SweepChunkResult } from './stall-sweep.js'
+import type { PurgeChunkResult } from './retention.js'
 
-export type { BatchKey, SweepChunkResult }
+export type { BatchKey, PurgeChunkResult, SweepChunkResult }
 import type {
   BatchCounts, ClassifiedEvent, FailureState, FailureStatus, LifecycleEvent, StallDetection
 } from '../domain/index.js'
 
 export type { BatchCounts, ClassifiedEvent, StallDetection }
+
+/** Background jobs of which one instance of a deployment runs at a time (each has its lease). */
+export type BackgroundJob = 'stall-sweep' | 'retention'
 
 export interface RecordOutcome {
   id: string
@@ -185,8 +189,15 @@ export interface FailureRepository {
    * its failure.stalled changes included. Safe when several instances sweep at once.
    */
   sweepStalls (tenantId: string, batchId: string, after: string | null, detection: StallDetection, limit: number): Promise<SweepChunkResult>
-  /** Runs `work` while this instance holds the sweep lease; false (and nothing run) while another holds it. */
-  withSweepLease (work: () => Promise<void>): Promise<boolean>
+  /** Runs `work` while this instance holds the job's lease; false (and nothing run) while another holds it. */
+  withLease (job: BackgroundJob, work: () => Promise<void>): Promise<boolean>
+  /**
+   * One bounded chunk of the retention purge (see purgeChunk): at most `limit` rows of failures
+   * resolved before `resolvedBefore` and their events, in one transaction.
+   */
+  purgeResolved (resolvedBefore: number, limit: number): Promise<PurgeChunkResult>
+  /** Gives the space purges freed back to the file system (SQLite, auto_vacuum INCREMENTAL); null where the store does not. */
+  reclaimSpace (): Promise<{ pages: number } | null>
   /** The tenant's changes after `query.after`, seq ascending. */
   listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]>
   /** The tenant's last change seq; 0 when none. */

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { stallDetection } from '../domain/index.js'
 import type { BatchKey, FailureRepository } from '../repositories/types.js'
+import { SerialRuns } from './serial-runs.js'
 
 // The background stall sweep: every batch of every tenant, in bounded chunks that yield to the
 // event loop between them, one sweeper per deployment (the store's lease). Reads never sweep.
@@ -26,11 +27,12 @@ export interface StallSweepOptions {
 }
 
 export class StallSweep {
-  private running: Promise<SweepRun> | null = null
+  private readonly runs: SerialRuns<SweepRun>
   private readonly chunk: number
 
   constructor (private readonly options: StallSweepOptions) {
     this.chunk = options.chunk ?? SWEEP_CHUNK
+    this.runs = new SerialRuns(async () => await this.sweep(), options.onRun)
   }
 
   /**
@@ -38,32 +40,19 @@ export class StallSweep {
    * it and then runs again, so what was true when it was called is swept.
    */
   async runOnce (): Promise<SweepRun> {
-    const previous = this.running
-    const run = (async () => {
-      if (previous !== null) await previous.catch(() => undefined)
-      const started = performance.now()
-      const result = await this.sweep()
-      this.options.onRun?.(result, (performance.now() - started) / 1000)
-      return result
-    })()
-    this.running = run
-    try {
-      return await run
-    } finally {
-      if (this.running === run) this.running = null
-    }
+    return await this.runs.runOnce()
   }
 
   /** Resolves when no run is under way. */
   async idle (): Promise<void> {
-    while (this.running !== null) await this.running.catch(() => undefined)
+    await this.runs.idle()
   }
 
   private async sweep (): Promise<SweepRun> {
     const { repository, clock, stallAfterMs } = this.options
     const detection = stallDetection(clock(), stallAfterMs)
     const run: SweepRun = { swept: false, batches: 0, stalled: 0 }
-    run.swept = await repository.withSweepLease(async () => {
+    run.swept = await repository.withLease('stall-sweep', async () => {
       let after: BatchKey | null = null
       for (;;) {
         const page = await repository.listSweepBatches(after, BATCH_PAGE)

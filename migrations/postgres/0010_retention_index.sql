@@ -1,0 +1,1 @@
+CREATE INDEX "failures_resolved_idx" ON "failures" USING btree ("resolved_at") WHERE resolved_at is not null;
