@@ -104,6 +104,20 @@ export async function withCpu (pid, work, units = (result) => result.requests) {
 }
 
 /**
+ * Waits (up to `timeoutMs`) until the process used under a tenth of a CPU over half a second:
+ * after a seed, the service's background followers of the change feed catch up, and a read
+ * timed meanwhile would be charged their CPU. Returns the seconds waited.
+ */
+export async function settle (pid, timeoutMs = 120_000) {
+  const started = performance.now()
+  for (;;) {
+    const before = cpuMicros(pid)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    if (cpuMicros(pid) - before < 50_000 || performance.now() - started > timeoutMs) return (performance.now() - started) / 1000
+  }
+}
+
+/**
  * One autocannon run with the bench key (options.headers may replace it); throws on any error,
  * timeout or non-2xx. `started` is handed the running instance (its stop() ends the run early).
  */

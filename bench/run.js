@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   AUTH, CONNECTIONS, DURATION, ROOT, cannon, freshStore, intFromEnv, loadAverage, machine as machineInfo, measureCeiling,
-  memoryOf, round, sequentialMedian, startChild, startService, stopChild, withCpu, writeResults
+  memoryOf, round, sequentialMedian, settle, startChild, startService, stopChild, withCpu, writeResults
 } from './harness.js'
 
 const EVENTS = intFromEnv('BENCH_EVENTS', 1_000_000)
@@ -237,10 +237,12 @@ async function main () {
     const seedStart = Date.now()
     // The first SMALL_MAILBOXES events are one event of each of that many mailboxes.
     const smallBulk = await withCpu(service.child.pid, async () => await bulkOfSeed(service.base, SMALL_MAILBOXES), (result) => result.events)
+    console.log(`service settled ${round(await settle(service.child.pid))} s after the first ${SMALL_MAILBOXES} events`)
     const smallSummaries = await summaryReads(service.base, service.child.pid, `${SMALL_MAILBOXES} mailboxes`)
     const restBulk = await withCpu(service.child.pid, async () => await bulkOfSeed(service.base, EVENTS, false, SMALL_MAILBOXES), (result) => result.events)
     const bulk = { ...restBulk, events: smallBulk.events + restBulk.events, eventsPerSec: restBulk.eventsPerSec }
     console.log(`bulk (seed): ${bulk.events} events in ${round((Date.now() - seedStart) / 1000)} s, ${round(bulk.eventsPerSec, 0)} events/s after the first ${SMALL_MAILBOXES}`)
+    console.log(`service settled ${round(await settle(service.child.pid))} s after the seed`)
     const summaries = await summaryReads(service.base, service.child.pid, `${MAILBOXES} mailboxes`)
 
     const firstPageUrl = `${service.base}/batches/${BATCH}/errors`
