@@ -582,14 +582,16 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures, in one statement.
+    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures by primary key.
+    // Two statements: joined in one, the limit a bound parameter, the planner put failures
+    // outside and read every failure of the batch (108 ms at 20,000 failing mailboxes).
     const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
       .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
-      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).as('held')
-    const rows = this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
-      .innerJoin(held, eq(failures.mailbox, held.mailbox))
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId))).all()
-    return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
+      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).get()
+    if (held === undefined) return null
+    const rows = this.db.select().from(failures)
+      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.mailbox, held.mailbox))).all()
+    return rows.length === 0 ? null : oldestOfMailbox(rows.map(toFailureRecord), held.lastSyncedAt)
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
