@@ -1,6 +1,8 @@
 import t from 'tap'
 import { classifyEvent, type EventInput } from '../src/domain/index.js'
-import { StallSweep } from '../src/services/stall-sweep.js'
+import { openSqlite } from '../src/db/sqlite.js'
+import { SWEEP_FAILURES_OF_MAILBOX } from '../src/repositories/sqlite.js'
+import { StallSweep, SWEEP_CHUNK } from '../src/services/stall-sweep.js'
 import { buildTestApp, failedEvent, postEvent, report, syncedEvent, type TestApp } from './helpers/app.js'
 
 const HOUR = 3_600_000
@@ -219,6 +221,37 @@ t.test('one sweep covers every batch of every tenant, chunk by chunk', async (t)
   t.same(await sweep.runOnce(), { swept: true, batches: 3, stalled: 0 }, 'a second sweep finds nothing new')
   const feed = await ctx.app.changes.list('default', { after: 0, types: ['failure.stalled'], limit: 1000 })
   t.equal(feed.length, 168)
+})
+
+t.test('the app sweeps in chunks of its store\'s size, and other callbacks run between two chunks', async (t) => {
+  const ctx = await buildTestApp(t)
+  // On SQLite a chunk is a synchronous transaction that holds the event loop: its chunk is smaller.
+  const chunk = SWEEP_CHUNK[ctx.repository.dialect]
+  t.equal(chunk, ctx.repository.dialect === 'sqlite' ? 100 : 500)
+  const at = Date.parse(SYNCED_AT)
+  await ctx.repository.recordEvents('default', Array.from({ length: 2 * chunk + 1 }, (_, i) =>
+    classifyEvent(syncedEvent({ id: `e-${i}`, mailbox: `u${i}@contoso.com`, occurredAt: SYNCED_AT }) as unknown as EventInput)), at)
+  ctx.clock.advance(30 * HOUR)
+  // The real store's chunks, watched: the limit each was given, and whether a callback queued
+  // during the previous chunk had run before it started.
+  const sweepStalls = ctx.repository.sweepStalls.bind(ctx.repository)
+  const seen: Array<{ limit: number, ranBetween: boolean }> = []
+  let ran = true
+  ctx.repository.sweepStalls = async (tenantId, batchId, after, detection, limit) => {
+    seen.push({ limit, ranBetween: ran })
+    ran = false
+    setImmediate(() => { ran = true })
+    return await sweepStalls(tenantId, batchId, after, detection, limit)
+  }
+  t.same(await ctx.app.stallSweep.runOnce(), { swept: true, batches: 1, stalled: 2 * chunk + 1 })
+  t.same(seen, Array.from({ length: 3 }, () => ({ limit: chunk, ranBetween: true })))
+})
+
+t.test('on SQLite the sweep finds a mailbox\'s failures by the primary key, not by scanning the batch', async (t) => {
+  const { client } = openSqlite(':memory:')
+  t.teardown(() => { client.close() })
+  const plan = client.prepare(`explain query plan ${SWEEP_FAILURES_OF_MAILBOX}`).all('default', 'batch-1', 'alice@contoso.com') as Array<{ detail: string }>
+  t.same(plan.map((step) => step.detail), ['SEARCH failures USING INDEX sqlite_autoindex_failures_1 (tenant_id=? AND batch_id=? AND mailbox=?)'])
 })
 
 t.test('the sweep runs on its timer in the background and stops with the app', async (t) => {
