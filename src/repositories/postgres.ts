@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
@@ -9,19 +9,18 @@ import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, 
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.postgres.js'
 import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.postgres.js'
-import { ReadQueries } from './read-queries.js'
+import { ReadQueries, reportPageOf } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
-import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   AppendedListeners, changeValues, fromRawFailure, type BatchKey, type SweepMailboxRow
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import {
-  afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  heldUpRefresh, mailboxValues, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
+  chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  heldUpRefresh, mailboxValues, readinessFrom, stallUpsert, takeExcluded, toFailureRecord,
   toLifecycleEvent, toMailboxState, openCategoriesOf
 } from './stored-rows.js'
 import {
@@ -415,18 +414,9 @@ export class PostgresFailureRepository implements FailureRepository {
     const base = filterConditions(failures, tenantId, batchId, filter)
     // Both reads see one snapshot, or a row committed between them could show up twice.
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
-      const unchanged = (await tx.select().from(failures)
-        .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(failures, after)])))
-        .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
-        .limit(limit + 1)).map(toFailureRecord)
-      const moved: PositionedFailure[] = []
-      for (const row of await tx.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
-        .where(and(...base, gt(failures.seq, snapshotSeq)))) {
-        if (row.snapshotLastSeen === null) continue
-        const failure = toFailureRecord(row.row)
-        moved.push({ failure, position: { lastSeenAt: row.snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
-      }
-      return mergePage(unchanged, moved, after, limit)
+      const queries = this.queries.on(tx).reportQueries(base, after, snapshotSeq, limit + 1)
+      const unchanged = await queries.unchanged
+      return reportPageOf(unchanged, await queries.moved, after, limit)
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
   }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { and, asc, desc, eq, getTableColumns, gt, inArray, is, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
+import { and, eq, getTableColumns, inArray, is, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
 import {
   countersOf, SEEN_COUNTER, type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
@@ -8,19 +8,18 @@ import { openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.sqlite.js'
 import { batchCounters, batches, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
-import { batchColumns, ReadQueries, type SelectQuery } from './read-queries.js'
+import { batchColumns, ReadQueries, reportPageOf, type SelectQuery } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
-import { mergePage, type PositionedFailure } from './report-order.js'
 import {
   AppendedListeners, changeValues, fromRawFailure, type BatchKey, type SweepMailboxRow
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import {
-  addBatchCounts, afterPosition, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  heldUpRefresh, mailboxValues, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
+  addBatchCounts, chunks, eventValues, failureValues, filterConditions, firstCopies,
+  heldUpRefresh, mailboxValues, placeholderFilter, readinessFrom, stallUpsert, takeExcluded,
   type BoundPosition,
   toFailureRecord, toLifecycleEvent, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
@@ -203,19 +202,10 @@ function rawQuery (client: Database.Database, query: BuiltQuery): (values: Value
   return (values) => statement.all(bind(values)) as unknown[][]
 }
 
-function prepareReportQueries (db: SqliteDb, base: SQL[], after: BoundPosition | null) {
-  const snapshotSeq = sql.placeholder('snapshotSeq')
-  return {
-    unchanged: rawQuery(db.$client, db.select().from(failures)
-      // Unary + keeps the planner off failures_seq_idx: walking the report index in order and
-      // stopping at limit is far cheaper than sorting every failure of the batch.
-      .where(and(...base, sql`+${failures.seq} <= ${snapshotSeq}`, ...(after === null ? [] : [afterPosition(failures, after)])))
-      .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
-      .limit(sql.placeholder('limit'))),
-    // Every failures column, then the row's place in the snapshot.
-    moved: rawQuery(db.$client, db.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
-      .where(and(...base, gt(failures.seq, snapshotSeq))))
-  }
+/** The report's two queries (see ReadQueries.reportQueries) for one filter shape, prepared with rows as arrays. */
+function prepareReportQueries (db: SqliteDb, queries: ReadQueries, base: SQL[], after: BoundPosition | null) {
+  const { unchanged, moved } = queries.reportQueries(base, after, sql.placeholder('snapshotSeq'), sql.placeholder('limit'))
+  return { unchanged: rawQuery(db.$client, unchanged), moved: rawQuery(db.$client, moved) }
 }
 
 type ReportQueries = ReturnType<typeof prepareReportQueries>
@@ -586,7 +576,7 @@ export class SqliteFailureRepository implements FailureRepository {
     const cached = this.reportQueryCache.get(shape)
     if (cached !== undefined) return cached
     const base = filterConditions(failures, sql.placeholder('tenantId'), sql.placeholder('batchId'), filter)
-    const queries = prepareReportQueries(this.db, base, after)
+    const queries = prepareReportQueries(this.db, this.queries, base, after)
     // Shapes are few (which filters are present, how many categories); the bound is a backstop.
     if (this.reportQueryCache.size >= 256) this.reportQueryCache.clear()
     this.reportQueryCache.set(shape, queries)
@@ -598,16 +588,10 @@ export class SqliteFailureRepository implements FailureRepository {
     const bound = placeholderFilter(filter, after)
     const queries = this.reportQueries(bound)
     const params = { ...bound.params, tenantId, batchId, snapshotSeq }
-    const unchanged = queries.unchanged({ ...params, limit: limit + 1 }).map((values) => toFailureRecord(failureRow(values)))
-    // Rows changed after the snapshot keep the place they had then.
-    const moved: PositionedFailure[] = []
-    for (const values of queries.moved(params)) {
-      const snapshotLastSeen = values[FAILURE_FIELDS.length] as number | null
-      if (snapshotLastSeen === null) continue
-      const failure = toFailureRecord(failureRow(values))
-      moved.push({ failure, position: { lastSeenAt: snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
-    }
-    return mergePage(unchanged, moved, after, limit)
+    const unchanged = queries.unchanged({ ...params, limit: limit + 1 }).map(failureRow)
+    // Every failures column, then the row's place in the snapshot.
+    const moved = queries.moved(params).map((values) => ({ row: failureRow(values), snapshotLastSeen: values[FAILURE_FIELDS.length] as number | null }))
+    return reportPageOf(unchanged, moved, after, limit)
   }
 
   /**
