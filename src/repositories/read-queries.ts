@@ -28,8 +28,9 @@ type Fields = Record<string, AnyColumn | SQL | SQL.Aliased | Table>
 
 /**
  * What the reads use of a drizzle select, in both dialects. drizzle's SQLite and PostgreSQL
- * builders have the same methods but share no type (a union of the two is not callable), so
- * each store hands its database over as this, once (see selectorOf in sqlite.ts, postgres.ts).
+ * builders have the same methods but share no type (a union of the two is not callable); both
+ * databases, and a PostgreSQL transaction, are assignable to this as they are. Columns go to
+ * orderBy and groupBy as SQL (asc, desc, columnOf): a column parameter is dialect-typed.
  */
 export interface SelectQuery<R> extends PromiseLike<R[]> {
   as (alias: string): Subquery
