@@ -67,4 +67,4 @@ export default fp<{ repository: EmailRepository | null }>(async (app, { reposito
     await sender.idle()
     sender.close()
   })
-}, { name: 'email-digests', dependencies: ['change-feed', 'metrics'] })
+}, { name: 'email-digests', dependencies: ['stores', 'change-feed', 'metrics'] })

@@ -70,4 +70,4 @@ export default fp<WebhookPluginOptions>(async (app, { store, resolver }) => {
     await Promise.all([poll.stop(), purge.stop(), dispatcher.stop()])
   })
   app.addHook('onClose', async () => { await store.close() })
-}, { name: 'webhooks', dependencies: ['change-feed', 'metrics'] })
+}, { name: 'webhooks', dependencies: ['stores', 'change-feed', 'metrics'] })

@@ -1,30 +1,28 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, like, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import {
-  BLOCKING_CATEGORIES, countersOf, OPEN_COUNTER_PREFIX, SEEN_COUNTER, STALL_CATEGORY,
-  type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
+  countersOf, SEEN_COUNTER, type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.postgres.js'
 import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.postgres.js'
+import { ReadQueries, reportPageOf } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
-import { mergePage, type PositionedFailure } from './report-order.js'
 import {
-  AppendedListeners, batchesAfter, changeConditions, changeValues, fromRawFailure, toChange,
-  type BatchKey, type StoredChangeRow, type SweepMailboxRow
+  AppendedListeners, changeValues, fromRawFailure, type BatchKey, type SweepMailboxRow
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
-  addBatchCounts, afterBatch, afterPosition, boundFilter, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  heldUpRefresh, mailboxValues, pageOf, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded, toFailureRecord,
-  toEventPage, toLifecycleEvent, toMailboxState, countsByBatch, oldestOfMailbox, openCategoriesOf
+  boundFilter, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  heldUpRefresh, mailboxValues, readinessFrom, stallUpsert, takeExcluded, toFailureRecord,
+  toLifecycleEvent, toMailboxState, openCategoriesOf
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
@@ -318,27 +316,6 @@ async function lockMailboxes (tx: PostgresTx, tenantId: string, keys: MailboxKey
     order by m.batch_id, m.mailbox for update`)
 }
 
-/** A batch's counts from its rows, recounted (placeholders of writes under way are not mailboxes). */
-async function recount (tx: PostgresTx, tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
-  const counts = new Map<string, BatchCounts>()
-  for (const part of chunks(batchIds)) {
-    const seen = await tx.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)`.mapWith(Number) })
-      .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part), gt(mailboxes.eventCount, 0)))
-      .groupBy(mailboxes.batchId)
-    const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
-    const mailboxRows = await tx.select({
-      batchId: failures.batchId,
-      withOpen: sql<number>`count(distinct ${failures.mailbox})`.mapWith(Number),
-      blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`.mapWith(Number),
-      stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`.mapWith(Number)
-    }).from(failures).where(open).groupBy(failures.batchId)
-    const categoryRows = await tx.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)`.mapWith(Number) })
-      .from(failures).where(open).groupBy(failures.batchId, failures.category)
-    addBatchCounts(counts, seen, mailboxRows, categoryRows)
-  }
-  return counts
-}
-
 export interface PostgresRepositoryOptions extends PostgresOptions {
   url: string
 }
@@ -352,9 +329,11 @@ export class PostgresFailureRepository implements FailureRepository {
   private listener: pg.Client | null = null
   private listenerRetry: NodeJS.Timeout | null = null
   private closed = false
+  private readonly queries: ReadQueries
 
   private constructor (private readonly db: PostgresDb, private readonly migrationsSchema: string, private readonly url: string, private readonly options: PostgresOptions) {
     this.channel = `changes:${migrationsSchema}`
+    this.queries = new ReadQueries(db, schema, 'postgres')
   }
 
   /** Connects, applies pending migrations (one instance at a time) and returns the repository. */
@@ -386,7 +365,7 @@ export class PostgresFailureRepository implements FailureRepository {
         await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${this.leaseKey('stall-sweep')}))`)
         await tx.execute(sql`select 1 from ${mailboxes} m where m.tenant_id = ${tenantId} and m.batch_id = ${batchId} order by m.mailbox for update`)
         await tx.execute(sql`select 1 from ${batches} where tenant_id = ${tenantId} and batch_id = ${batchId} for update`)
-        const counts = (await recount(tx, tenantId, [batchId])).get(batchId)
+        const counts = (await this.queries.on(tx).recount(tenantId, [batchId])).get(batchId)
         await tx.delete(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), eq(batchCounters.batchId, batchId)))
         if (counts !== undefined) await addCounters(tx, tenantId, countersOf(batchId, counts))
         await tx.execute(heldUpRefresh('greatest', tenantId, batchId, null))
@@ -412,9 +391,7 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>> {
-    const total = sql<number>`sum(${batchCounters.value})`
-    return await guarded(async () => await this.db.select({ category: sql<string>`substr(${batchCounters.name}, ${OPEN_COUNTER_PREFIX.length + 1})`, count: total.mapWith(Number) })
-      .from(batchCounters).where(like(batchCounters.name, `${OPEN_COUNTER_PREFIX}%`)).groupBy(batchCounters.name).having(sql`${total} > 0`))
+    return await guarded(async () => await this.queries.countOpenFailuresByCategory())
   }
 
   poolStats (): PoolStats {
@@ -423,17 +400,13 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
-    return await guarded(async () => {
-      const [row] = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt })
-        .from(batches).where(and(eq(batches.tenantId, tenantId), eq(batches.batchId, batchId)))
-      return row ?? null
-    })
+    return await guarded(async () => await this.queries.findBatch(tenantId, batchId))
   }
 
   async currentSeq (): Promise<number> {
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
-      const [row] = await tx.select({ seq: sql<number>`coalesce(max(${events.seq}), 0)`.mapWith(Number) }).from(events)
+      const [row] = await this.queries.on(tx).currentSeqQuery()
       return row?.seq ?? 0
     }))
   }
@@ -443,27 +416,14 @@ export class PostgresFailureRepository implements FailureRepository {
     const base = filterConditions(failures, tenantId, batchId, boundFilter(filter))
     // Both reads see one snapshot, or a row committed between them could show up twice.
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
-      const unchanged = (await tx.select().from(failures)
-        .where(and(...base, lte(failures.seq, snapshotSeq), ...(after === null ? [] : [afterPosition(failures, after)])))
-        .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
-        .limit(limit + 1)).map(toFailureRecord)
-      const moved: PositionedFailure[] = []
-      for (const row of await tx.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
-        .where(and(...base, gt(failures.seq, snapshotSeq)))) {
-        if (row.snapshotLastSeen === null) continue
-        const failure = toFailureRecord(row.row)
-        moved.push({ failure, position: { lastSeenAt: row.snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
-      }
-      return mergePage(unchanged, moved, after, limit)
+      const queries = this.queries.on(tx).reportQueries(base, after, snapshotSeq, limit + 1)
+      const unchanged = await queries.unchanged
+      return reportPageOf(unchanged, await queries.moved, after, limit)
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
   }
 
   async listSweepBatches (after: BatchKey | null, limit: number): Promise<BatchKey[]> {
-    return await guarded(async () => {
-      const rows = await this.db.execute<{ tenant_id: string, batch_id: string }>(sql`select tenant_id, batch_id from ${batches}
-        where ${batchesAfter(after)} order by tenant_id, batch_id limit ${limit}`)
-      return rows.rows.map((row) => ({ tenantId: row.tenant_id, batchId: row.batch_id }))
-    })
+    return await guarded(async () => await this.queries.listSweepBatches(after, limit))
   }
 
   async sweepStalls (tenantId: string, batchId: string, after: string | null, detection: StallDetection, limit: number): Promise<SweepChunkResult> {
@@ -528,18 +488,11 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]> {
-    return await guarded(async () => {
-      const rows = await this.db.select().from(changes).where(and(...changeConditions(changes, tenantId, query)))
-        .orderBy(asc(changes.seq)).limit(query.limit)
-      return rows.map((row) => toChange(row as StoredChangeRow))
-    })
+    return await guarded(async () => await this.queries.listChanges(tenantId, query))
   }
 
   async latestChangeSeq (tenantId: string): Promise<number> {
-    return await guarded(async () => {
-      const [row] = await this.db.select({ lastSeq: changeCounters.lastSeq }).from(changeCounters).where(eq(changeCounters.tenantId, tenantId))
-      return row?.lastSeq ?? 0
-    })
+    return await guarded(async () => await this.queries.latestChangeSeq(tenantId))
   }
 
   onChangesAppended (listener: (tenantId: string) => void): () => void {
@@ -596,90 +549,41 @@ export class PostgresFailureRepository implements FailureRepository {
   }
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
-    return await guarded(async () => {
-      const rows = await this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt })
-        .from(batches)
-        .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
-        .orderBy(desc(batches.createdAt), asc(batches.batchId))
-        .limit(limit + 1)
-      return pageOf(rows, limit, (last) => ({ createdAt: last.createdAt, batchId: last.batchId }))
-    })
+    return await guarded(async () => await this.queries.listBatches(tenantId, after, limit))
   }
 
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
     if (batchIds.length === 0) return new Map()
-    return await guarded(async () => {
-      const rows: Array<{ batchId: string, name: string, value: number }> = []
-      for (const part of chunks(batchIds)) {
-        rows.push(...await this.db.select({ batchId: batchCounters.batchId, name: batchCounters.name, value: batchCounters.value })
-          .from(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), inArray(batchCounters.batchId, part))))
-      }
-      return countsByBatch(rows)
-    })
+    return await guarded(async () => await this.queries.countBatches(tenantId, batchIds))
   }
 
   /** The counts of countBatches, counted from the stored rows (a full scan of each batch): the backfill's and the tests' reference. */
   async recountBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
-    return await guarded(async () => await inTransaction(this.db, async (tx) => await recount(tx, tenantId, batchIds),
+    return await guarded(async () => await inTransaction(this.db, async (tx) => await this.queries.on(tx).recount(tenantId, batchIds),
       { isolationLevel: 'repeatable read', accessMode: 'read only' }))
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures: one statement, one snapshot.
-    return await guarded(async () => {
-      const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
-        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
-        .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).as('held')
-      const rows = await this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
-        .innerJoin(held, eq(failures.mailbox, held.mailbox))
-        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId)))
-      return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
-    })
+    // One statement, one snapshot.
+    return await guarded(async () => await this.queries.oldestBlockingFailure(tenantId, batchId))
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
-    return await guarded(async () => {
-      const [row] = await this.db.select().from(mailboxes)
-        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox)))
-      if (row === undefined) return null
-      const { tenantId: _tenant, heldUpSince: _held, ...record } = row
-      return record
-    })
+    return await guarded(async () => await this.queries.findMailbox(tenantId, batchId, mailbox))
   }
 
   async lastSyncs (tenantId: string, batchId: string, names: string[]): Promise<Map<string, number | null>> {
-    return await guarded(async () => {
-      const found = new Map<string, number | null>()
-      for (const part of chunks([...new Set(names)])) {
-        const rows = await this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
-          .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part)))
-        for (const row of rows) found.set(row.mailbox, row.lastSyncedAt)
-      }
-      return found
-    })
+    return await guarded(async () => await this.queries.lastSyncs(tenantId, batchId, names))
   }
 
   async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
-    return await guarded(async () => {
-      const rows = await this.db.select().from(events)
-        .where(and(...historyConditions(events, tenantId, batchId, mailbox, after)))
-        .orderBy(desc(events.occurredAt), desc(events.seq))
-        .limit(limit + 1)
-      return toEventPage(rows, limit)
-    })
+    return await guarded(async () => await this.queries.listMailboxEvents(tenantId, batchId, mailbox, after, limit))
   }
 
   async listMailboxesWithOpenFailures (
     tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number
   ): Promise<string[]> {
-    if (categories.length === 0) return []
-    return await guarded(async () => {
-      const rows = await this.db.selectDistinct({ mailbox: failures.mailbox }).from(failures)
-        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
-          inArray(failures.category, categories), ...(after === null ? [] : [gt(failures.mailbox, after)])))
-        .orderBy(asc(failures.mailbox)).limit(limit)
-      return rows.map((row) => row.mailbox)
-    })
+    return await guarded(async () => await this.queries.listMailboxesWithOpenFailures(tenantId, batchId, categories, after, limit))
   }
 
   async readiness (): Promise<ReadinessState> {

@@ -1,31 +1,30 @@
 import type Database from 'better-sqlite3'
-import { and, asc, desc, eq, getTableColumns, gt, inArray, is, isNotNull, like, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
+import { and, eq, getTableColumns, is, Param, Placeholder, sql, type SQL, type Table } from 'drizzle-orm'
 import {
-  BLOCKING_CATEGORIES, countersOf, OPEN_COUNTER_PREFIX, SEEN_COUNTER, STALL_CATEGORY,
-  type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
+  countersOf, SEEN_COUNTER, type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import { INCREMENTAL_VACUUM, openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
-import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
+import * as schema from '../db/schema.sqlite.js'
+import { batchCounters, batches, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
+import { batchColumns, ReadQueries, reportPageOf, type SelectQuery } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
-import { mergePage, type PositionedFailure } from './report-order.js'
 import {
-  AppendedListeners, batchesAfter, changeConditions, changeValues, fromRawFailure, toChange,
-  type BatchKey, type StoredChangeRow, type SweepMailboxRow
+  AppendedListeners, changeValues, fromRawFailure, type BatchKey, type SweepMailboxRow
 } from './change-rows.js'
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
-  addBatchCounts, afterBatch, afterPosition, historyConditions, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  heldUpRefresh, mailboxValues, pageOf, placeholderFilter, readinessFrom, snapshotLastSeen, stallUpsert, takeExcluded,
+  addBatchCounts, chunks, eventValues, failureValues, filterConditions, firstCopies,
+  heldUpRefresh, mailboxValues, placeholderFilter, readinessFrom, stallUpsert, takeExcluded,
   type BoundPosition,
-  toFailureRecord, toLifecycleEvent, toEventPage, toMailboxState,
+  toFailureRecord, toLifecycleEvent, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
-  countsByBatch, oldestOfMailbox, openCategoriesOf
+  openCategoriesOf
 } from './stored-rows.js'
 import type {
   BatchPage, BatchPosition, BatchRecord, ClassifiedEvent, EventPage, EventPosition,
@@ -160,11 +159,16 @@ function appendChanges (statements: WriteStatements, tenantId: string, drafts: C
 }
 
 /** Reads every dashboard request makes, prepared once: building their SQL cost more than running it. */
-function prepareReads (client: Database.Database) {
+function prepareReads (client: Database.Database, queries: ReadQueries) {
+  const batchFields = Object.keys(batchColumns(batches)) as Array<keyof BatchRecord>
+  const findBatch = rawQuery(client, queries.batchQuery(sql.placeholder('tenantId'), sql.placeholder('batchId')))
+  const currentSeq = rawQuery(client, queries.currentSeqQuery())
   return {
-    findBatch: client.prepare(`select batch_id as batchId, first_event_at as firstEventAt, last_event_at as lastEventAt,
-      created_at as createdAt from batches where tenant_id = ? and batch_id = ?`),
-    currentSeq: client.prepare('select coalesce(max(seq), 0) from events').pluck(),
+    findBatch: (tenantId: string, batchId: string): BatchRecord | undefined => {
+      const [values] = findBatch({ tenantId, batchId })
+      return values === undefined ? undefined : rowOf<BatchRecord>(batchFields, values)
+    },
+    currentSeq: (): number => currentSeq({})[0][0] as number,
     // Prepared after the migrations ran (openSqlite), so the journal table exists.
     migrationsApplied: client.prepare('select count(*) from __drizzle_migrations').pluck()
   }
@@ -173,10 +177,20 @@ function prepareReads (client: Database.Database) {
 // The failures columns in the order drizzle selects them (the table's own order).
 const FAILURE_FIELDS = Object.keys(getTableColumns(failures)) as Array<keyof StoredFailureRow>
 
-function failureRow (values: unknown[]): StoredFailureRow {
+/** An array row as the object it stands for, fields in select order. */
+function rowOf<R> (fields: ReadonlyArray<keyof R>, values: unknown[]): R {
   const row: Record<string, unknown> = {}
-  for (let index = 0; index < FAILURE_FIELDS.length; index++) row[FAILURE_FIELDS[index]] = values[index]
-  return row as StoredFailureRow
+  for (let index = 0; index < fields.length; index++) row[fields[index] as string] = values[index]
+  return row as R
+}
+
+function failureRow (values: unknown[]): StoredFailureRow {
+  return rowOf(FAILURE_FIELDS, values)
+}
+
+/** Runs a read synchronously: SQLite's builders run with all(), inside a synchronous transaction too. */
+function allRows<R> (query: SelectQuery<R>): R[] {
+  return (query as unknown as { all: () => R[] }).all()
 }
 
 /**
@@ -190,19 +204,10 @@ function rawQuery (client: Database.Database, query: BuiltQuery): (values: Value
   return (values) => statement.all(bind(values)) as unknown[][]
 }
 
-function prepareReportQueries (db: SqliteDb, base: SQL[], after: BoundPosition | null) {
-  const snapshotSeq = sql.placeholder('snapshotSeq')
-  return {
-    unchanged: rawQuery(db.$client, db.select().from(failures)
-      // Unary + keeps the planner off failures_seq_idx: walking the report index in order and
-      // stopping at limit is far cheaper than sorting every failure of the batch.
-      .where(and(...base, sql`+${failures.seq} <= ${snapshotSeq}`, ...(after === null ? [] : [afterPosition(failures, after)])))
-      .orderBy(desc(failures.lastSeenAt), asc(failures.mailbox), asc(failures.category))
-      .limit(sql.placeholder('limit'))),
-    // Every failures column, then the row's place in the snapshot.
-    moved: rawQuery(db.$client, db.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
-      .where(and(...base, gt(failures.seq, snapshotSeq))))
-  }
+/** The report's two queries (see ReadQueries.reportQueries) for one filter shape, prepared with rows as arrays. */
+function prepareReportQueries (db: SqliteDb, queries: ReadQueries, base: SQL[], after: BoundPosition | null) {
+  const { unchanged, moved } = queries.reportQueries(base, after, sql.placeholder('snapshotSeq'), sql.placeholder('limit'))
+  return { unchanged: rawQuery(db.$client, unchanged), moved: rawQuery(db.$client, moved) }
 }
 
 type ReportQueries = ReturnType<typeof prepareReportQueries>
@@ -349,12 +354,14 @@ export class SqliteFailureRepository implements FailureRepository {
   private readonly appended = new AppendedListeners()
   private readonly reads: ReturnType<typeof prepareReads>
   private readonly reportQueryCache = new Map<string, ReportQueries>()
+  private readonly queries: ReadQueries
   /** Set when a write failed for want of disk space; cleared by a commit or when space is back. */
   private storageFull = false
 
   private constructor (private readonly db: SqliteDb) {
     this.statements = new WriteStatements(db)
-    this.reads = prepareReads(db.$client)
+    this.queries = new ReadQueries(db, schema, 'sqlite')
+    this.reads = prepareReads(db.$client, this.queries)
     // '' sorts before every address, so one statement serves the first chunk too.
     this.sweepNext = db.$client.prepare(`select mailbox, last_synced_at as lastSyncedAt, first_event_at as firstEventAt
       from mailboxes where tenant_id = ? and batch_id = ? and mailbox > ? order by mailbox limit ?`)
@@ -480,12 +487,11 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
-    return (this.reads.findBatch.get(tenantId, batchId) as BatchRecord | undefined) ?? null
+    return this.reads.findBatch(tenantId, batchId) ?? null
   }
 
   async listSweepBatches (after: BatchKey | null, limit: number): Promise<BatchKey[]> {
-    return this.db.all<BatchKey>(sql`select tenant_id as tenantId, batch_id as batchId from batches
-      where ${batchesAfter(after)} order by tenant_id, batch_id limit ${limit}`)
+    return await this.queries.listSweepBatches(after, limit)
   }
 
   async sweepStalls (tenantId: string, batchId: string, after: string | null, detection: StallDetection, limit: number): Promise<SweepChunkResult> {
@@ -558,14 +564,11 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async listChanges (tenantId: string, query: ChangeQuery): Promise<Change[]> {
-    const rows = this.db.select().from(changes).where(and(...changeConditions(changes, tenantId, query)))
-      .orderBy(asc(changes.seq)).limit(query.limit).all()
-    return rows.map((row) => toChange(row as StoredChangeRow))
+    return await this.queries.listChanges(tenantId, query)
   }
 
   async latestChangeSeq (tenantId: string): Promise<number> {
-    const row = this.db.select({ lastSeq: changeCounters.lastSeq }).from(changeCounters).where(eq(changeCounters.tenantId, tenantId)).get()
-    return row?.lastSeq ?? 0
+    return await this.queries.latestChangeSeq(tenantId)
   }
 
   onChangesAppended (listener: (tenantId: string) => void): () => void {
@@ -578,18 +581,11 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
-    const rows = this.db.select({ batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt })
-      .from(batches)
-      .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
-      .orderBy(desc(batches.createdAt), asc(batches.batchId))
-      .limit(limit + 1).all()
-    return pageOf(rows, limit, (last) => ({ createdAt: last.createdAt, batchId: last.batchId }))
+    return await this.queries.listBatches(tenantId, after, limit)
   }
 
   async countOpenFailuresByCategory (): Promise<Array<{ category: string, count: number }>> {
-    const total = sql<number>`sum(${batchCounters.value})`
-    return this.db.select({ category: sql<string>`substr(${batchCounters.name}, ${OPEN_COUNTER_PREFIX.length + 1})`, count: total })
-      .from(batchCounters).where(like(batchCounters.name, `${OPEN_COUNTER_PREFIX}%`)).groupBy(batchCounters.name).having(sql`${total} > 0`).all()
+    return await this.queries.countOpenFailuresByCategory()
   }
 
   poolStats (): null {
@@ -597,12 +593,7 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async countBatches (tenantId: string, batchIds: string[]): Promise<Map<string, BatchCounts>> {
-    const rows: Array<{ batchId: string, name: string, value: number }> = []
-    for (const part of chunks(batchIds)) {
-      rows.push(...this.db.select({ batchId: batchCounters.batchId, name: batchCounters.name, value: batchCounters.value })
-        .from(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), inArray(batchCounters.batchId, part))).all())
-    }
-    return countsByBatch(rows)
+    return await this.queries.countBatches(tenantId, batchIds)
   }
 
   /** The counts of countBatches, counted from the stored rows (a full scan of each batch): the backfill's and the tests' reference. */
@@ -613,75 +604,34 @@ export class SqliteFailureRepository implements FailureRepository {
   private recount (tenantId: string, batchIds: string[]): Map<string, BatchCounts> {
     const counts = new Map<string, BatchCounts>()
     for (const part of chunks(batchIds)) {
-      const seen = this.db.select({ batchId: mailboxes.batchId, count: sql<number>`count(*)` })
-        .from(mailboxes).where(and(eq(mailboxes.tenantId, tenantId), inArray(mailboxes.batchId, part)))
-        .groupBy(mailboxes.batchId).all()
-      const open = and(eq(failures.tenantId, tenantId), inArray(failures.batchId, part), eq(failures.status, 'open'))
-      const mailboxRows = this.db.select({
-        batchId: failures.batchId,
-        withOpen: sql<number>`count(distinct ${failures.mailbox})`,
-        blocked: sql<number>`count(distinct case when ${inArray(failures.category, [...BLOCKING_CATEGORIES])} then ${failures.mailbox} end)`,
-        stalled: sql<number>`count(distinct case when ${eq(failures.category, STALL_CATEGORY)} then ${failures.mailbox} end)`
-      }).from(failures).where(open).groupBy(failures.batchId).all()
-      const categoryRows = this.db.select({ batchId: failures.batchId, category: failures.category, count: sql<number>`count(*)` })
-        .from(failures).where(open).groupBy(failures.batchId, failures.category).all()
-      addBatchCounts(counts, seen, mailboxRows, categoryRows)
+      const { seen, mailboxRows, categoryRows } = this.queries.recountQueries(tenantId, part)
+      addBatchCounts(counts, allRows(seen), allRows(mailboxRows), allRows(categoryRows))
     }
     return counts
   }
 
   async oldestBlockingFailure (tenantId: string, batchId: string): Promise<HeldUpFailure | null> {
-    // The first entry of mailboxes_held_up_idx, then that mailbox's few failures by primary key.
-    // Two statements: joined in one, the limit a bound parameter, the planner put failures
-    // outside and read every failure of the batch (108 ms at 20,000 failing mailboxes).
-    const held = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
-      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
-      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1).get()
-    if (held === undefined) return null
-    const rows = this.db.select().from(failures)
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.mailbox, held.mailbox))).all()
-    return rows.length === 0 ? null : oldestOfMailbox(rows.map(toFailureRecord), held.lastSyncedAt)
+    return await this.queries.oldestBlockingFailure(tenantId, batchId)
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
-    const row = this.db.select().from(mailboxes)
-      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox))).get()
-    if (row === undefined) return null
-    const { tenantId: _tenant, heldUpSince: _held, ...record } = row
-    return record
+    return await this.queries.findMailbox(tenantId, batchId, mailbox)
   }
 
   async lastSyncs (tenantId: string, batchId: string, names: string[]): Promise<Map<string, number | null>> {
-    const found = new Map<string, number | null>()
-    for (const part of chunks([...new Set(names)])) {
-      const rows = this.db.select({ mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }).from(mailboxes)
-        .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), inArray(mailboxes.mailbox, part))).all()
-      for (const row of rows) found.set(row.mailbox, row.lastSyncedAt)
-    }
-    return found
+    return await this.queries.lastSyncs(tenantId, batchId, names)
   }
 
   async listMailboxEvents (tenantId: string, batchId: string, mailbox: string, after: EventPosition | null, limit: number): Promise<EventPage> {
-    const rows = this.db.select().from(events)
-      .where(and(...historyConditions(events, tenantId, batchId, mailbox, after)))
-      .orderBy(desc(events.occurredAt), desc(events.seq))
-      .limit(limit + 1).all()
-    return toEventPage(rows, limit)
+    return await this.queries.listMailboxEvents(tenantId, batchId, mailbox, after, limit)
   }
 
-  async listMailboxesWithOpenFailures (
-    tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number
-  ): Promise<string[]> {
-    if (categories.length === 0) return []
-    const rows = this.db.selectDistinct({ mailbox: failures.mailbox }).from(failures)
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.status, 'open'),
-        inArray(failures.category, categories), ...(after === null ? [] : [gt(failures.mailbox, after)])))
-      .orderBy(asc(failures.mailbox)).limit(limit).all()
-    return rows.map((row) => row.mailbox)
+  async listMailboxesWithOpenFailures (tenantId: string, batchId: string, categories: CategoryId[], after: string | null, limit: number): Promise<string[]> {
+    return await this.queries.listMailboxesWithOpenFailures(tenantId, batchId, categories, after, limit)
   }
 
   async currentSeq (): Promise<number> {
-    return this.reads.currentSeq.get() as number
+    return this.reads.currentSeq()
   }
 
   /** The report's two queries, prepared once per filter shape (see placeholderFilter). */
@@ -689,7 +639,7 @@ export class SqliteFailureRepository implements FailureRepository {
     const cached = this.reportQueryCache.get(shape)
     if (cached !== undefined) return cached
     const base = filterConditions(failures, sql.placeholder('tenantId'), sql.placeholder('batchId'), filter)
-    const queries = prepareReportQueries(this.db, base, after)
+    const queries = prepareReportQueries(this.db, this.queries, base, after)
     // Shapes are few (which filters are present, how many categories); the bound is a backstop.
     if (this.reportQueryCache.size >= 256) this.reportQueryCache.clear()
     this.reportQueryCache.set(shape, queries)
@@ -701,16 +651,10 @@ export class SqliteFailureRepository implements FailureRepository {
     const bound = placeholderFilter(filter, after)
     const queries = this.reportQueries(bound)
     const params = { ...bound.params, tenantId, batchId, snapshotSeq }
-    const unchanged = queries.unchanged({ ...params, limit: limit + 1 }).map((values) => toFailureRecord(failureRow(values)))
-    // Rows changed after the snapshot keep the place they had then.
-    const moved: PositionedFailure[] = []
-    for (const values of queries.moved(params)) {
-      const snapshotLastSeen = values[FAILURE_FIELDS.length] as number | null
-      if (snapshotLastSeen === null) continue
-      const failure = toFailureRecord(failureRow(values))
-      moved.push({ failure, position: { lastSeenAt: snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
-    }
-    return mergePage(unchanged, moved, after, limit)
+    const unchanged = queries.unchanged({ ...params, limit: limit + 1 }).map(failureRow)
+    // Every failures column, then the row's place in the snapshot.
+    const moved = queries.moved(params).map((values) => ({ row: failureRow(values), snapshotLastSeen: values[FAILURE_FIELDS.length] as number | null }))
+    return reportPageOf(unchanged, moved, after, limit)
   }
 
   /**
