@@ -21,7 +21,7 @@ import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-swee
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
   boundFilter, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  heldUpRefresh, mailboxValues, readinessFrom, stallUpsert, takeExcluded, toFailureRecord,
+  heldUpRefresh, heldUpSet, mailboxValues, readinessFrom, stallUpsert, takeExcluded, toFailureRecord, type MailboxHeldUp,
   toLifecycleEvent, toMailboxState, openCategoriesOf
 } from './stored-rows.js'
 import {
@@ -264,8 +264,8 @@ class PostgresSweepingTx implements SweepingTx {
     return (await this.tx.execute<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names))).rows.map(fromRawFailure)
   }
 
-  async refreshHeldUp (tenantId: string, batchId: string, names: string[]): Promise<void> {
-    await this.tx.execute(heldUpRefresh('greatest', tenantId, batchId, names))
+  async setHeldUp (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): Promise<void> {
+    if (heldUp.length > 0) await this.tx.execute(heldUpSet(tenantId, batchId, heldUp))
   }
 
   async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {

@@ -20,8 +20,8 @@ import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-swee
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
   addBatchCounts, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  heldUpRefresh, mailboxValues, placeholderFilter, readinessFrom, stallUpsert, takeExcluded,
-  type BoundPosition,
+  heldUpRefresh, heldUpSet, mailboxValues, placeholderFilter, readinessFrom, stallUpsert, takeExcluded,
+  type BoundPosition, type MailboxHeldUp,
   toFailureRecord, toLifecycleEvent, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
   openCategoriesOf
@@ -314,8 +314,8 @@ class SqliteSweepingTx implements SweepingTx {
     return this.db.all<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names)).map(fromRawFailure)
   }
 
-  async refreshHeldUp (tenantId: string, batchId: string, names: string[]): Promise<void> {
-    this.db.run(heldUpRefresh('max', tenantId, batchId, names))
+  async setHeldUp (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): Promise<void> {
+    if (heldUp.length > 0) this.db.run(heldUpSet(tenantId, batchId, heldUp))
   }
 
   async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {

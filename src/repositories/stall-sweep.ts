@@ -1,6 +1,7 @@
 import { draftFromStall, type Change, type ChangeDraft } from '../domain/changes.js'
-import { CounterDeltas, type CategoryId, type CounterDelta, type FailureState, type StallDetection } from '../domain/index.js'
+import { CounterDeltas, heldUpSince, type CategoryId, type CounterDelta, type FailureState, type StallDetection } from '../domain/index.js'
 import { isStale, type SweepMailboxRow } from './change-rows.js'
+import type { MailboxHeldUp } from './stored-rows.js'
 
 // One chunk of the background stall sweep, shared by both dialects (as event-recorder.ts is for
 // writes): a dialect supplies the statements and runs this inside one transaction.
@@ -14,8 +15,8 @@ export interface SweepingTx {
   openCategories (tenantId: string, batchId: string, names: string[]): Promise<Map<string, CategoryId[]>>
   /** Opens (or reopens) the stall of each mailbox; returns the failures it opened or reopened. */
   openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]): Promise<Array<FailureState & { batchId: string, mailbox: string }>>
-  /** Works out again the mailboxes' heldUpSince from their open blocking failures. */
-  refreshHeldUp (tenantId: string, batchId: string, names: string[]): Promise<void>
+  /** Sets these mailboxes' heldUpSince (see heldUpSet). */
+  setHeldUp (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): Promise<void>
   addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void>
   appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]>
 }
@@ -52,7 +53,13 @@ export async function sweepChunk (
     const before = (open.get(failure.mailbox) ?? []).map((category) => ({ category, status: 'open' as const }))
     counters.add(batchId, before, [...before, { category: failure.category, status: 'open' }])
   }
-  await tx.refreshHeldUp(tenantId, batchId, opened.map((failure) => failure.mailbox))
+  // A stalled mailbox had no open blocking failure: the stall is its only one, so its heldUpSince
+  // is the stall's, computed here rather than looked up again among the batch's failures.
+  const lastSync = new Map(held.map((row) => [row.mailbox, row.lastSyncedAt]))
+  await tx.setHeldUp(tenantId, batchId, opened.flatMap((failure) => {
+    const since = heldUpSince(failure, lastSync.get(failure.mailbox) ?? null)
+    return since === null ? [] : [{ mailbox: failure.mailbox, heldUpSince: since }]
+  }))
   await tx.addCounters(tenantId, counters.rows())
   const now = detection.cutoff + detection.stallAfterMs
   const changes = await tx.appendChanges(tenantId, opened.map((failure) => draftFromStall(failure, failure)), now)

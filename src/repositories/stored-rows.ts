@@ -370,6 +370,19 @@ export function heldUpRefresh (greatest: 'max' | 'greatest', tenantId: string, b
     where m.tenant_id = ${tenantId} and m.batch_id = ${batchId}${names === null ? sql`` : sql` and m.mailbox in ${names}`}`
 }
 
+export interface MailboxHeldUp { mailbox: string, heldUpSince: number }
+
+/**
+ * Sets mailboxes.held_up_since to the values given, in one statement by primary key (the sweep's
+ * stalls: it knows each value, and a lookup among the batch's failures per mailbox was planned
+ * as a scan of the batch's failures on PostgreSQL while its statistics predated the sweep).
+ */
+export function heldUpSet (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): SQL {
+  const cases = sql.join(heldUp.map(({ mailbox, heldUpSince }) => sql`when ${mailbox} then cast(${heldUpSince} as bigint)`), sql` `)
+  return sql`update mailboxes set held_up_since = case mailbox ${cases} end
+    where tenant_id = ${tenantId} and batch_id = ${batchId} and mailbox in ${heldUp.map(({ mailbox }) => mailbox)}`
+}
+
 /** Adds one chunk of batches to `counts` from the three count queries both dialects run. */
 export function addBatchCounts (
   counts: Map<string, BatchCounts>,
