@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { SEARCH_SCAN } from '../src/repositories/read-queries.js'
 import { buildTestApp, failedEvent, postEvent, report, syncedEvent, walkReport, type ErrorReport, type TestApp } from './helpers/app.js'
 
 // The error report's partial mailbox search (mailboxContains), on whichever store the suite runs.
@@ -76,6 +77,30 @@ t.test('paging with cursors stays exact with the search applied, also while even
   t.same(names.filter((name) => !name.includes('-new')).sort(), matching, 'each failure that matched when the walk began')
   t.equal(new Set(names).size, names.length, 'none twice')
   t.ok(names.every((name) => name.includes('team')), 'nothing that does not match')
+})
+
+t.test('a search reads at most SEARCH_SCAN rows a page: a short or empty page carries the cursor on', async (t) => {
+  const ctx = await buildTestApp(t)
+  // SEARCH_SCAN + 500 failures in report order (newest first); the one match is the oldest, last.
+  const total = SEARCH_SCAN + 500
+  const start = Date.parse('2026-11-20T00:00:00Z')
+  const names = Array.from({ length: total - 1 }, (_, i) => `user${String(i).padStart(5, '0')}@contoso.com`)
+  for (let from = 0; from < names.length; from += 1000) {
+    await post(ctx, names.slice(from, from + 1000), (i) => ({ occurredAt: new Date(start + (from + i + 10) * 1000).toISOString() }))
+  }
+  await post(ctx, ['needle@fabrikam.com'], () => ({ occurredAt: new Date(start).toISOString() }))
+  const first = await report(ctx, 'batch-1', 'limit=10&mailboxContains=needle')
+  t.equal(first.statusCode, 200)
+  t.same(first.body.items, [], 'the first SEARCH_SCAN rows hold no match: an empty page')
+  t.type(first.body.nextCursor, 'string', 'with a cursor, as the scan stopped before the end')
+  const pages: number[] = []
+  const found = await walkReport(ctx, 'limit=10&mailboxContains=needle', async (_page, body) => { pages.push(body.items.length) })
+  t.same(found.map((item) => item.mailbox), ['needle@fabrikam.com'], 'following the cursors finds the match')
+  t.same(pages, [0, 1], 'two pages: the bounded scan, then the rest of the batch')
+  const common = await walkReport(ctx, 'limit=500&mailboxContains=user0')
+  const expected = names.filter((name) => name.includes('user0'))
+  t.equal(common.length, expected.length, 'a common text: every match once')
+  t.equal(new Set(common.map((item) => item.mailbox)).size, expected.length, 'none twice')
 })
 
 t.test('a cursor continues only the search it came from', async (t) => {

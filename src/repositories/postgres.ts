@@ -9,7 +9,7 @@ import { LOCK_NAMESPACE, LOCKS, openPostgres, quoteIdentifier, type PostgresDb, 
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.postgres.js'
 import { batchCounters, batches, changeCounters, changes, events, failures, mailboxes } from '../db/schema.postgres.js'
-import { ReadQueries, reportPageOf } from './read-queries.js'
+import { ReadQueries, reportPageOf, reportScan } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
@@ -20,7 +20,7 @@ import {
 import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
-  boundFilter, chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
   heldUpRefresh, heldUpSet, mailboxValues, readinessFrom, stallUpsert, takeExcluded, toFailureRecord, type MailboxHeldUp,
   toLifecycleEvent, toMailboxState, openCategoriesOf
 } from './stored-rows.js'
@@ -413,12 +413,13 @@ export class PostgresFailureRepository implements FailureRepository {
 
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
-    const base = filterConditions(failures, tenantId, batchId, boundFilter(filter))
+    const scan = reportScan(filter, limit)
+    const base = filterConditions(failures, tenantId, batchId, scan.filter)
     // Both reads see one snapshot, or a row committed between them could show up twice.
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
-      const queries = this.queries.on(tx).reportQueries(base, after, snapshotSeq, limit + 1)
+      const queries = this.queries.on(tx).reportQueries(base, after, snapshotSeq, scan.rows)
       const unchanged = await queries.unchanged
-      return reportPageOf(unchanged, await queries.moved, after, limit)
+      return reportPageOf(unchanged, await queries.moved, after, limit, scan)
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))
   }
 

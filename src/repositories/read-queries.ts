@@ -4,14 +4,14 @@ import { BLOCKING_CATEGORIES, OPEN_COUNTER_PREFIX, STALL_CATEGORY, type BatchCou
 import type { Change, ChangeQuery } from '../domain/changes.js'
 import type * as sqliteSchema from '../db/schema.sqlite.js'
 import type * as postgresSchema from '../db/schema.postgres.js'
-import { mergePage, type PositionedFailure } from './report-order.js'
+import { mergePage, positionOf, type PositionedFailure } from './report-order.js'
 import { batchesAfter, changeConditions, toChange, type BatchKey, type StoredChangeRow } from './change-rows.js'
 import {
   addBatchCounts, afterBatch, afterPosition, chunks, countsByBatch, historyConditions, oldestOfMailbox, pageOf,
   snapshotLastSeen, toEventPage, toFailureRecord, type Bound, type BoundPosition, type StoredFailureRow
 } from './stored-rows.js'
 import type {
-  BatchPage, BatchPosition, BatchRecord, EventPage, EventPosition, FailurePage, HeldUpFailure, MailboxRecord, ReportPosition
+  BatchPage, BatchPosition, BatchRecord, EventPage, EventPosition, FailureFilter, FailurePage, FailureRecord, HeldUpFailure, MailboxRecord, ReportPosition
 } from './types.js'
 
 // The read queries, written once from the schema objects and run by either dialect: each store
@@ -72,18 +72,45 @@ export interface ReportQueries {
 }
 
 /** The report page from the report queries' rows. */
+/**
+ * How many of the batch's report rows one page of a mailbox search reads at most. No index finds
+ * a substring, so the search reads the report's index range in order and keeps the rows whose
+ * address matches; it stops after this many, and a page may then hold fewer items than asked
+ * for, or none, with a cursor to go on from (README: Error report filters).
+ */
+export const SEARCH_SCAN = 2000
+
+/** How the report's queries serve one page: the filter they run, the unchanged rows they read, and the search applied to those rows. */
+export interface ReportScan {
+  filter: FailureFilter
+  rows: number
+  search: string | null
+}
+
+export function reportScan (filter: FailureFilter, limit: number): ReportScan {
+  const search = filter.mailboxContains ?? null
+  if (search === null) return { filter, rows: limit + 1, search }
+  return { filter: { ...filter, mailboxContains: null }, rows: Math.max(SEARCH_SCAN, limit + 1), search }
+}
+
+/** The report page from the report queries' rows (read as reportScan said). */
 export function reportPageOf (
   unchanged: StoredFailureRow[], moved: Array<{ row: StoredFailureRow, snapshotLastSeen: number | null }>,
-  after: ReportPosition | null, limit: number
+  after: ReportPosition | null, limit: number, scan: ReportScan
 ): FailurePage {
+  const { search } = scan
+  const matches = (failure: FailureRecord): boolean => search === null || failure.mailbox.includes(search)
   const positioned: PositionedFailure[] = []
   // Rows changed after the snapshot keep the place they had then; one it did not hold is left out.
   for (const { row, snapshotLastSeen } of moved) {
     if (snapshotLastSeen === null) continue
     const failure = toFailureRecord(row)
-    positioned.push({ failure, position: { lastSeenAt: snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
+    if (matches(failure)) positioned.push({ failure, position: { lastSeenAt: snapshotLastSeen, mailbox: failure.mailbox, category: failure.category } })
   }
-  return mergePage(unchanged.map(toFailureRecord), positioned, after, limit)
+  const read = unchanged.map(toFailureRecord)
+  // A search that read all the rows it may has seen the range only up to the last of them.
+  const boundary = search !== null && read.length >= scan.rows ? positionOf(read[read.length - 1]) : null
+  return mergePage(read.filter(matches), positioned, after, limit, boundary)
 }
 
 export class ReadQueries {

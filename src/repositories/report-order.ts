@@ -25,16 +25,20 @@ export interface PositionedFailure {
  * since the snapshot (placed at their snapshot position) into one page.
  */
 export function mergePage (
-  unchanged: FailureRecord[], moved: PositionedFailure[], after: ReportPosition | null, limit: number
+  unchanged: FailureRecord[], moved: PositionedFailure[], after: ReportPosition | null, limit: number,
+  boundary: ReportPosition | null = null
 ): { items: FailureRecord[], next: ReportPosition | null } {
+  // `boundary`: the last position a bounded scan read (see reportScan). Nothing past it is known
+  // yet, so the page stops there, and the next one starts after it even when this one is short.
   const candidates: PositionedFailure[] = [
     ...unchanged.map((failure) => ({ failure, position: positionOf(failure) })),
     ...moved.filter((entry) => after === null || comparePositions(entry.position, after) > 0)
-  ].sort((a, b) => comparePositions(a.position, b.position))
+  ].filter((entry) => boundary === null || comparePositions(entry.position, boundary) <= 0)
+    .sort((a, b) => comparePositions(a.position, b.position))
   const page = candidates.slice(0, limit)
   const more = candidates.length > limit
   return {
     items: page.map((entry) => entry.failure),
-    next: more ? page[page.length - 1].position : null
+    next: more ? page[page.length - 1].position : boundary
   }
 }

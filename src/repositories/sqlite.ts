@@ -8,7 +8,7 @@ import { INCREMENTAL_VACUUM, openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
 import * as schema from '../db/schema.sqlite.js'
 import { batchCounters, batches, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
-import { batchColumns, ReadQueries, reportPageOf, type SelectQuery } from './read-queries.js'
+import { batchColumns, ReadQueries, reportPageOf, reportScan, type SelectQuery } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
@@ -648,13 +648,14 @@ export class SqliteFailureRepository implements FailureRepository {
 
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
-    const bound = placeholderFilter(filter, after)
+    const scan = reportScan(filter, limit)
+    const bound = placeholderFilter(scan.filter, after)
     const queries = this.reportQueries(bound)
     const params = { ...bound.params, tenantId, batchId, snapshotSeq }
-    const unchanged = queries.unchanged({ ...params, limit: limit + 1 }).map(failureRow)
+    const unchanged = queries.unchanged({ ...params, limit: scan.rows }).map(failureRow)
     // Every failures column, then the row's place in the snapshot.
     const moved = queries.moved(params).map((values) => ({ row: failureRow(values), snapshotLastSeen: values[FAILURE_FIELDS.length] as number | null }))
-    return reportPageOf(unchanged, moved, after, limit)
+    return reportPageOf(unchanged, moved, after, limit, scan)
   }
 
   /**

@@ -181,8 +181,6 @@ export interface BoundFilter {
   status: FailureFilter['status'] | Placeholder
   categories: Array<Bound<string>>
   mailbox: Bound<string> | null
-  /** The LIKE pattern of the mailbox search (see containsPattern), not the text searched for. */
-  mailboxContains: Bound<string> | null
   since: Bound<number> | null
   until: Bound<number> | null
 }
@@ -203,7 +201,6 @@ export function placeholderFilter (filter: FailureFilter, after: ReportPosition 
     status: filter.status === 'all' ? 'all' : bind('status', filter.status),
     categories: filter.categories.map((category, index) => bind(`category${index}`, category)),
     mailbox: filter.mailbox === null ? null : bind('mailbox', filter.mailbox),
-    mailboxContains: filter.mailboxContains == null ? null : bind('mailboxContains', containsPattern(filter.mailboxContains)),
     since: filter.since === null ? null : bind('since', filter.since),
     until: filter.until === null ? null : bind('until', filter.until)
   }
@@ -214,29 +211,11 @@ export function placeholderFilter (filter: FailureFilter, after: ReportPosition 
   return { shape: Object.keys(params).join(':'), filter: bound, after: position, params }
 }
 
-/**
- * A LIKE pattern (escape character: backslash) matching any text that contains `text`
- * literally: the user's percent signs, underscores and backslashes are escaped, not wildcards.
- */
-export function containsPattern (text: string): string {
-  return `%${text.replace(/[\\%_]/g, '\\$&')}%`
-}
-
-/** The filter with its values bound as they are (no placeholders), for a store that builds each query anew. */
-export function boundFilter (filter: FailureFilter): BoundFilter {
-  return { ...filter, mailboxContains: filter.mailboxContains == null ? null : containsPattern(filter.mailboxContains) }
-}
-
 export function filterConditions (columns: ReportColumns, tenantId: Bound<string>, batchId: Bound<string>, filter: BoundFilter): SQL[] {
   const conditions: SQL[] = [eq(columns.tenantId, tenantId), eq(columns.batchId, batchId)]
   if (filter.status !== 'all') conditions.push(eq(columns.status, filter.status))
   if (filter.categories.length > 0) conditions.push(inArray(columns.category, filter.categories))
   if (filter.mailbox !== null) conditions.push(eq(columns.mailbox, filter.mailbox))
-  // Mailboxes are stored lower-cased and the search is lower-cased the same way (JavaScript's
-  // toLowerCase), so a plain LIKE is case-insensitive on both stores, Unicode included, where
-  // SQLite's NOCASE folds ASCII only. No index serves a substring: the other conditions bound
-  // the scan to the batch's report index range and LIMIT stops it (README: Error report filters).
-  if (filter.mailboxContains !== null) conditions.push(sql`${columns.mailbox} like ${filter.mailboxContains} escape '\\'`)
   if (filter.since !== null) conditions.push(gte(columns.lastSeenAt, filter.since))
   if (filter.until !== null) conditions.push(lt(columns.lastSeenAt, filter.until))
   return conditions

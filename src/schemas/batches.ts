@@ -19,7 +19,9 @@ export const ErrorReportQuerySchema = Type.Object({
     minLength: 1,
     maxLength: MAILBOX_SEARCH_MAX_LENGTH,
     description: 'Only mailboxes whose address contains this text, any case (`ali` finds alice@contoso.com and KALINA@fabrikam.com). ' +
-      '`%`, `_` and `\\` are plain characters, not wildcards. Combines with every other filter; cursors page exactly within it.',
+      '`%`, `_` and `\\` are plain characters, not wildcards. Combines with every other filter; cursors page exactly within it. ' +
+      'A page reads at most 2,000 failures of the batch, so with a search a page may hold fewer items than `limit`, or none, ' +
+      'while `nextCursor` is set: follow `nextCursor` until it is null.',
     examples: ['contoso.com']
   })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: REPORT_MAX_LIMIT, default: 50, description: 'Page size, 1-500.' })),
