@@ -1,7 +1,7 @@
 import t from 'tap'
 import { classifyEvent, type EventInput } from '../src/domain/index.js'
 import type { PostgresFailureRepository } from '../src/repositories/postgres.js'
-import { TEST_DATABASE_URL, createTestSchema, failedEvent, syncedEvent } from './helpers/app.js'
+import { TEST_DATABASE_URL, createTestSchema, failedEvent, syncedEvent, twoInstancesOneLease } from './helpers/app.js'
 
 // Two instances (two pools) writing one tenant's changes at once, and a reader following the
 // feed meanwhile: the reader must never see a seq whose predecessors are still to come.
@@ -60,23 +60,7 @@ t.test('two writers racing never let a reader see a gap that later fills in', { 
 })
 
 t.test('one instance sweeps at a time: the other skips its turn while the lease is held', { skip: SKIP }, async (t) => {
-  const url = TEST_DATABASE_URL as string
-  const schema = await createTestSchema(url)
-  const { PostgresFailureRepository } = await import('../src/repositories/postgres.js')
-  const [a, b] = [await PostgresFailureRepository.open({ url, poolSize: 1, schema: schema.name }), await PostgresFailureRepository.open({ url, poolSize: 1, schema: schema.name })]
-  t.teardown(async () => {
-    await Promise.all([a.close(), b.close()])
-    await schema.drop()
-  })
-  let release = (): void => {}
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let entered = (): void => {}
-  const inside = new Promise<void>((resolve) => { entered = resolve })
-  const first = a.withLease('stall-sweep', async () => {
-    entered()
-    await held
-  })
-  await inside
+  const { b, release, first } = await twoInstancesOneLease(t, TEST_DATABASE_URL as string, 1, 'stall-sweep')
   t.equal(await b.withLease('stall-sweep', async () => { t.fail('ran while the other held the lease') }), false)
   release()
   t.equal(await first, true)

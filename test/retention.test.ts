@@ -11,7 +11,7 @@ import type { FailureRecord, FailureRepository } from '../src/repositories/types
 import { RetentionPurge } from '../src/services/retention.js'
 import { StallSweep } from '../src/services/stall-sweep.js'
 import { vacuumSqlite } from '../scripts/vacuum.js'
-import { TEST_DATABASE_URL, buildTestApp, createTestSchema, failedEvent, freshRepository, syncedEvent, type TestApp } from './helpers/app.js'
+import { TEST_DATABASE_URL, buildTestApp, failedEvent, freshRepository, syncedEvent, twoInstancesOneLease, type TestApp } from './helpers/app.js'
 
 // RETENTION_RESOLVED: failures resolved longer ago than the retention go, with their events, in
 // bounded chunks; nothing an open failure or a summary rests on changes.
@@ -155,23 +155,7 @@ t.test('with the default 180 days, failures resolved 90 days ago stay', async (t
 })
 
 t.test('PostgreSQL: one instance purges at a time (its own lease, apart from the stall sweep\'s)', { skip: TEST_DATABASE_URL === undefined ? 'PostgreSQL only (TEST_DATABASE_URL)' : false }, async (t) => {
-  const url = TEST_DATABASE_URL as string
-  const schema = await createTestSchema(url)
-  const { PostgresFailureRepository } = await import('../src/repositories/postgres.js')
-  const [a, b] = [await PostgresFailureRepository.open({ url, poolSize: 2, schema: schema.name }), await PostgresFailureRepository.open({ url, poolSize: 2, schema: schema.name })]
-  t.teardown(async () => {
-    await Promise.all([a.close(), b.close()])
-    await schema.drop()
-  })
-  let release = (): void => {}
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let entered = (): void => {}
-  const inside = new Promise<void>((resolve) => { entered = resolve })
-  const first = a.withLease('retention', async () => {
-    entered()
-    await held
-  })
-  await inside
+  const { b, release, first } = await twoInstancesOneLease(t, TEST_DATABASE_URL as string, 2, 'retention')
   t.match(await new RetentionPurge({ repository: b, clock: () => NOW, retentionMs: RETENTION }).runOnce(), { purged: false, chunks: 0 }, 'skipped while another instance purges')
   t.equal(await b.withLease('stall-sweep', async () => {}), true, 'the stall sweep\'s lease is another one')
   release()

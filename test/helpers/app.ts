@@ -15,7 +15,8 @@ import type { Stores } from '../../src/repositories/index.js'
 import { openSqlite } from '../../src/db/sqlite.js'
 import { SqliteWebhookRepository } from '../../src/repositories/webhooks.sqlite.js'
 import type { WebhookResolver } from '../../src/services/webhook-client.js'
-import type { FailureRepository } from '../../src/repositories/types.js'
+import type { BackgroundJob, FailureRepository } from '../../src/repositories/types.js'
+import type { PostgresFailureRepository } from '../../src/repositories/postgres.js'
 import { responseProblems } from './openapi-responses.js'
 
 /** A controllable clock for tests: starts at `start`, moves only when told. */
@@ -63,6 +64,32 @@ export async function createTestSchema (url: string): Promise<TestSchema> {
   const name = `test_${randomBytes(8).toString('hex')}`
   await adminQuery(url, `create schema "${name}"`)
   return { name, drop: async () => { await adminQuery(url, `drop schema if exists "${name}" cascade`) } }
+}
+
+/**
+ * Two PostgreSQL instances of the service's store on one new schema (closed and dropped at the
+ * test's end), and `a` holding `job`'s lease until `release()`: for the one-at-a-time tests.
+ */
+export async function twoInstancesOneLease (t: Test, url: string, poolSize: number, job: BackgroundJob): Promise<{
+  a: PostgresFailureRepository, b: PostgresFailureRepository, release: () => void, first: Promise<boolean>
+}> {
+  const schema = await createTestSchema(url)
+  const { PostgresFailureRepository } = await import('../../src/repositories/postgres.js')
+  const [a, b] = [await PostgresFailureRepository.open({ url, poolSize, schema: schema.name }), await PostgresFailureRepository.open({ url, poolSize, schema: schema.name })]
+  t.teardown(async () => {
+    await Promise.all([a.close(), b.close()])
+    await schema.drop()
+  })
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let entered = (): void => {}
+  const inside = new Promise<void>((resolve) => { entered = resolve })
+  const first = a.withLease(job, async () => {
+    entered()
+    await held
+  })
+  await inside
+  return { a, b, release, first }
 }
 
 /**
