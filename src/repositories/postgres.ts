@@ -368,7 +368,7 @@ export class PostgresFailureRepository implements FailureRepository {
         const counts = (await this.queries.on(tx).recount(tenantId, [batchId])).get(batchId)
         await tx.delete(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), eq(batchCounters.batchId, batchId)))
         if (counts !== undefined) await addCounters(tx, tenantId, countersOf(batchId, counts))
-        await tx.execute(heldUpRefresh('greatest', tenantId, batchId, null))
+        await tx.execute(heldUpRefresh('greatest', tenantId, batchId))
       }))
     }
   }

@@ -392,7 +392,7 @@ export class SqliteFailureRepository implements FailureRepository {
         const counts = this.recount(tenantId, [batchId]).get(batchId)
         tx.delete(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), eq(batchCounters.batchId, batchId))).run()
         if (counts !== undefined) this.statements.addCounters(tenantId, countersOf(batchId, counts))
-        tx.run(heldUpRefresh('max', tenantId, batchId, null))
+        tx.run(heldUpRefresh('max', tenantId, batchId))
       })
     }
   }

@@ -337,16 +337,16 @@ export function stallUpsert (detection: StallDetection, tenantId: string, batchI
 }
 
 /**
- * Sets mailboxes.held_up_since from the open blocking failures (all of the batch's mailboxes, or
- * those named): what the writes keep (mailboxValues), for the sweep's stalls and the backfill.
+ * Sets mailboxes.held_up_since of every mailbox of the batch from its open blocking failures:
+ * what the writes keep (mailboxValues), for the backfill of batches stored before the column.
  * `greatest` is the dialect's two-argument maximum (SQLite max, PostgreSQL greatest).
  */
-export function heldUpRefresh (greatest: 'max' | 'greatest', tenantId: string, batchId: string, names: string[] | null): SQL {
+export function heldUpRefresh (greatest: 'max' | 'greatest', tenantId: string, batchId: string): SQL {
   const later = sql.raw(greatest)
   return sql`update mailboxes as m set held_up_since = (select min(${later}(f.first_seen_at, coalesce(m.last_synced_at, f.first_seen_at)))
       from failures f where f.tenant_id = m.tenant_id and f.batch_id = m.batch_id and f.mailbox = m.mailbox
         and f.status = 'open' and f.category in ${[...BLOCKING_CATEGORIES]})
-    where m.tenant_id = ${tenantId} and m.batch_id = ${batchId}${names === null ? sql`` : sql` and m.mailbox in ${names}`}`
+    where m.tenant_id = ${tenantId} and m.batch_id = ${batchId}`
 }
 
 export interface MailboxHeldUp { mailbox: string, heldUpSince: number }
