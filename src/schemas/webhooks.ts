@@ -20,30 +20,16 @@ const filterProperties = {
   groupIntervalSeconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Digest mode: at most one message per batch this often (default 300).' })
 }
 
-export const CreateWebhookBodySchema = Type.Object({
-  url: filterProperties.url,
-  description: Type.Optional(filterProperties.description),
-  eventTypes: Type.Optional(filterProperties.eventTypes),
-  batchIds: Type.Optional(filterProperties.batchIds),
-  categories: Type.Optional(filterProperties.categories),
-  mode: Type.Optional(filterProperties.mode),
-  groupWaitSeconds: Type.Optional(filterProperties.groupWaitSeconds),
-  groupIntervalSeconds: Type.Optional(filterProperties.groupIntervalSeconds)
-}, {
+const optionalFilters = Type.Partial(Type.Object(filterProperties)).properties
+
+export const CreateWebhookBodySchema = Type.Object({ ...optionalFilters, url: filterProperties.url }, {
   additionalProperties: false,
   examples: [{ url: 'https://hooks.contoso.com/migration', eventTypes: ['failure.opened', 'failure.stalled'], mode: 'digest', description: 'Migration team channel' }]
 })
 export type CreateWebhookBody = Static<typeof CreateWebhookBodySchema>
 
 export const UpdateWebhookBodySchema = Type.Object({
-  url: Type.Optional(filterProperties.url),
-  description: Type.Optional(filterProperties.description),
-  eventTypes: Type.Optional(filterProperties.eventTypes),
-  batchIds: Type.Optional(filterProperties.batchIds),
-  categories: Type.Optional(filterProperties.categories),
-  mode: Type.Optional(filterProperties.mode),
-  groupWaitSeconds: Type.Optional(filterProperties.groupWaitSeconds),
-  groupIntervalSeconds: Type.Optional(filterProperties.groupIntervalSeconds),
+  ...optionalFilters,
   enabled: Type.Optional(Type.Boolean({ description: 'false pauses deliveries; true resumes them (also after the service disabled the endpoint), from where they stopped.' }))
 }, { additionalProperties: false, minProperties: 1, examples: [{ enabled: true }] })
 export type UpdateWebhookBody = Static<typeof UpdateWebhookBodySchema>
