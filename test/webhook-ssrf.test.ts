@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApp, failedEvent, postEvent, type TestApp } from './helpers/app.js'
 import { startReceiver } from './helpers/webhook-receiver.js'
 import type { ResolvedAddress, WebhookResolver } from '../src/services/webhook-client.js'
-import { generateWebhookSecret } from '../src/domain/webhooks.js'
+import { newWebhookSubscription } from '../src/domain/webhooks.js'
 
 // No request leaves loopback: names resolve through this table only (never real DNS), and the
 // only listening receivers are on 127.0.0.1 and ::1.
@@ -71,26 +71,8 @@ t.test('a stored loopback URL is refused at delivery once private networks are n
   const ctx = await appWith(t, {}, resolverOf({}))
   const now = ctx.clock.now
   await ctx.app.webhooks.store.insertSubscription({
-    id: 'wh_onprem',
-    tenantId: 'default',
-    url: `https://127.0.0.1:${receiver.port}/hooks`,
-    description: null,
-    eventTypes: [],
-    batchIds: [],
-    categories: [],
-    mode: 'each',
-    groupWaitMs: 30_000,
-    groupIntervalMs: 300_000,
-    secret: generateWebhookSecret(),
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    enabled: true,
-    disabledReason: null,
-    disabledAt: null,
-    failingSince: null,
-    cursor: 0,
-    createdAt: now,
-    updatedAt: now
+    ...newWebhookSubscription({ tenantId: 'default', url: `https://127.0.0.1:${receiver.port}/hooks`, cursor: 0, now }),
+    id: 'wh_onprem'
   })
   await postEvent(ctx, failedEvent())
   await ctx.app.webhooks.dispatcher.runOnce()

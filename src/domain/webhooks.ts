@@ -79,6 +79,48 @@ export interface DeliveryAttempt {
 }
 
 /** Secret of `bytes` random bytes (Standard Webhooks asks for 24 to 64). */
+/** What a new subscription is made from: the caller's choices; every other field starts at its default. */
+export interface NewWebhookSubscription {
+  tenantId: string
+  url: string
+  description?: string | null
+  eventTypes?: ChangeType[]
+  batchIds?: string[]
+  categories?: CategoryId[]
+  mode?: WebhookMode
+  groupWaitSeconds?: number
+  groupIntervalSeconds?: number
+  /** The change seq it starts after (the tenant's newest: no backlog). */
+  cursor: number
+  now: number
+}
+
+/** A new, enabled subscription with a fresh id and secret. */
+export function newWebhookSubscription (input: NewWebhookSubscription): WebhookSubscription {
+  return {
+    id: generateWebhookId(),
+    tenantId: input.tenantId,
+    url: input.url,
+    description: input.description ?? null,
+    eventTypes: input.eventTypes ?? [],
+    batchIds: input.batchIds ?? [],
+    categories: input.categories ?? [],
+    mode: input.mode ?? 'each',
+    groupWaitMs: (input.groupWaitSeconds ?? 30) * 1000,
+    groupIntervalMs: (input.groupIntervalSeconds ?? 300) * 1000,
+    secret: generateWebhookSecret(),
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    enabled: true,
+    disabledReason: null,
+    disabledAt: null,
+    failingSince: null,
+    cursor: input.cursor,
+    createdAt: input.now,
+    updatedAt: input.now
+  }
+}
+
 export function generateWebhookSecret (bytes = 32): string {
   return 'whsec_' + randomBytes(bytes).toString('base64')
 }

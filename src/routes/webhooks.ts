@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isoTime } from '../domain/report.js'
 import {
-  generateDeliveryId, generateWebhookId, generateWebhookSecret, SECRET_OVERLAP_MS, testPayload, WEBHOOK_TEST_TYPE,
+  generateDeliveryId, generateWebhookSecret, newWebhookSubscription, SECRET_OVERLAP_MS, testPayload, WEBHOOK_TEST_TYPE,
   type WebhookSubscription
 } from '../domain/webhooks.js'
 import { HttpProblem, invalidCursorProblem, notFoundProblem, validationProblem } from '../plugins/problems.js'
@@ -118,28 +118,7 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
       throw new HttpProblem({ type: LIMIT_PROBLEM, title: 'Too many webhooks', status: 422, detail: `a tenant may have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks: delete one first` })
     }
     const now = app.clock()
-    const subscription: WebhookSubscription = {
-      id: generateWebhookId(),
-      tenantId,
-      url: body.url,
-      description: body.description ?? null,
-      eventTypes: body.eventTypes ?? [],
-      batchIds: body.batchIds ?? [],
-      categories: body.categories ?? [],
-      mode: body.mode ?? 'each',
-      groupWaitMs: (body.groupWaitSeconds ?? 30) * 1000,
-      groupIntervalMs: (body.groupIntervalSeconds ?? 300) * 1000,
-      secret: generateWebhookSecret(),
-      previousSecret: null,
-      previousSecretExpiresAt: null,
-      enabled: true,
-      disabledReason: null,
-      disabledAt: null,
-      failingSince: null,
-      cursor: await app.changes.latestSeq(tenantId),
-      createdAt: now,
-      updatedAt: now
-    }
+    const subscription = newWebhookSubscription({ ...body, tenantId, cursor: await app.changes.latestSeq(tenantId), now })
     await store.insertSubscription(subscription)
     return await reply.code(201).send({ ...toView(subscription, now), secret: subscription.secret })
   })
