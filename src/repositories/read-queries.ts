@@ -35,6 +35,13 @@ type Fields = Record<string, AnyColumn | SQL | SQL.Aliased | Table>
 export interface SelectQuery<R> extends PromiseLike<R[]> {
   as (alias: string): Subquery
   toSQL (): { sql: string, params: unknown[] }
+  /** Built and prepared once (PostgreSQL names the statement; SQLite ignores the name). */
+  prepare (name: string): PreparedRead<R>
+}
+
+/** A read built once with placeholders and run with their values: SQLite's runs synchronously. */
+export interface PreparedRead<R> {
+  execute (values?: Record<string, unknown>): PromiseLike<R[]> | R[]
 }
 export interface OrderedQuery<R> extends SelectQuery<R> { limit (limit: number | Placeholder): SelectQuery<R> }
 export interface GroupedQuery<R> extends SelectQuery<R> { orderBy (...order: SQL[]): OrderedQuery<R> }
@@ -50,6 +57,11 @@ export interface SourceQuery<R> extends FilteredQuery<R> {
 export interface Selector {
   select <F extends Fields>(fields: F): { from: (source: Table) => SourceQuery<SelectResultFields<F>> }
   selectDistinct <F extends Fields>(fields: F): { from: (source: Table) => SourceQuery<SelectResultFields<F>> }
+}
+
+/** A named placeholder, bound when a prepared read runs. */
+function placeholder (name: string): Placeholder {
+  return sql.placeholder(name)
 }
 
 /** A column as SQL, for groupBy (see Selector: column parameters do not carry across dialects). */
@@ -114,7 +126,21 @@ export function reportPageOf (
 }
 
 export class ReadQueries {
+  // The reads every dashboard request makes, built and prepared once per shape: building the
+  // SQL and preparing it cost more than running it (about half of a GET /batches/:id's CPU).
+  private readonly prepared = new Map<string, PreparedRead<unknown>>()
+
   constructor (private readonly db: Selector, private readonly tables: ReadTables, private readonly dialect: Dialect) {}
+
+  /** The read of this name, prepared at its first use. A name stands for one statement text. */
+  private preparedRead<R> (name: string, build: () => SelectQuery<R>): PreparedRead<R> {
+    let read = this.prepared.get(name)
+    if (read === undefined) {
+      read = build().prepare(`sfr_${name}`)
+      this.prepared.set(name, read)
+    }
+    return read as PreparedRead<R>
+  }
 
   /** The same queries on another connection or transaction of the store. */
   on (db: Selector): ReadQueries {
@@ -127,7 +153,8 @@ export class ReadQueries {
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
-    const [row] = await this.batchQuery(tenantId, batchId)
+    const read = this.preparedRead('findBatch', () => this.batchQuery(placeholder('tenantId'), placeholder('batchId')))
+    const [row] = await read.execute({ tenantId, batchId })
     return row ?? null
   }
 
@@ -174,16 +201,20 @@ export class ReadQueries {
 
   async latestChangeSeq (tenantId: string): Promise<number> {
     const { changeCounters } = this.tables
-    const [row] = await this.db.select({ lastSeq: changeCounters.lastSeq }).from(changeCounters).where(eq(changeCounters.tenantId, tenantId))
+    const read = this.preparedRead('latestChangeSeq', () => this.db.select({ lastSeq: changeCounters.lastSeq }).from(changeCounters)
+      .where(eq(changeCounters.tenantId, placeholder('tenantId'))))
+    const [row] = await read.execute({ tenantId })
     return row?.lastSeq ?? 0
   }
 
   async listBatches (tenantId: string, after: BatchPosition | null, limit: number): Promise<BatchPage> {
     const { batches } = this.tables
-    const rows = await this.db.select(batchColumns(batches)).from(batches)
-      .where(and(eq(batches.tenantId, tenantId), ...(after === null ? [] : [afterBatch(batches, after)])))
+    const read = this.preparedRead(after === null ? 'listBatches' : 'listBatchesAfter', () => this.db.select(batchColumns(batches)).from(batches)
+      .where(and(eq(batches.tenantId, placeholder('tenantId')),
+        ...(after === null ? [] : [afterBatch(batches, { createdAt: placeholder('createdAt'), batchId: placeholder('batchId') })])))
       .orderBy(desc(batches.createdAt), asc(batches.batchId))
-      .limit(limit + 1)
+      .limit(placeholder('limit')))
+    const rows = await read.execute({ tenantId, ...after, limit: limit + 1 })
     return pageOf(rows, limit, (last) => ({ createdAt: last.createdAt, batchId: last.batchId }))
   }
 
@@ -201,8 +232,11 @@ export class ReadQueries {
     const { batchCounters } = this.tables
     const rows: Array<{ batchId: string, name: string, value: number }> = []
     for (const part of chunks(batchIds)) {
-      rows.push(...await this.db.select({ batchId: batchCounters.batchId, name: batchCounters.name, value: batchCounters.value })
-        .from(batchCounters).where(and(eq(batchCounters.tenantId, tenantId), inArray(batchCounters.batchId, part))))
+      // One statement per list length: a page of the batch list is one length, a batch's detail another.
+      const names = part.map((_, index) => `batch${index}`)
+      const read = this.preparedRead(`countBatches${part.length}`, () => this.db.select({ batchId: batchCounters.batchId, name: batchCounters.name, value: batchCounters.value })
+        .from(batchCounters).where(and(eq(batchCounters.tenantId, placeholder('tenantId')), inArray(batchCounters.batchId, names.map(placeholder)))))
+      rows.push(...await read.execute({ tenantId, ...Object.fromEntries(part.map((batchId, index) => [names[index], batchId])) }))
     }
     return countsByBatch(rows)
   }
@@ -248,31 +282,35 @@ export class ReadQueries {
     const { failures, mailboxes } = this.tables
     // The first entry of mailboxes_held_up_idx, then that mailbox's few failures by primary key.
     const heldFields = { mailbox: mailboxes.mailbox, lastSyncedAt: mailboxes.lastSyncedAt }
-    const first = this.db.select(heldFields).from(mailboxes)
-      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), isNotNull(mailboxes.heldUpSince)))
-      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox)).limit(1)
+    const first = (): OrderedQuery<{ mailbox: string, lastSyncedAt: number | null }> => this.db.select(heldFields).from(mailboxes)
+      .where(and(eq(mailboxes.tenantId, placeholder('tenantId')), eq(mailboxes.batchId, placeholder('batchId')), isNotNull(mailboxes.heldUpSince)))
+      .orderBy(asc(mailboxes.heldUpSince), asc(mailboxes.mailbox))
     if (this.dialect === 'sqlite') {
       // Two statements on SQLite (one snapshot still: nothing else runs on the connection between
       // them): joined in one, the planner put failures outside and read every failure of the
       // batch (108 ms at 20,000 failing mailboxes).
-      const [held] = await first
+      const [held] = await this.preparedRead('oldestHeldUp', () => first().limit(1)).execute({ tenantId, batchId })
       if (held === undefined) return null
-      const rows = await this.db.select({ row: failures }).from(failures)
-        .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId), eq(failures.mailbox, held.mailbox)))
+      const rows = await this.preparedRead('failuresOfMailbox', () => this.db.select({ row: failures }).from(failures)
+        .where(and(eq(failures.tenantId, placeholder('tenantId')), eq(failures.batchId, placeholder('batchId')), eq(failures.mailbox, placeholder('mailbox')))))
+        .execute({ tenantId, batchId, mailbox: held.mailbox })
       return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), held.lastSyncedAt)
     }
     // One statement on PostgreSQL, so both parts read one snapshot.
-    const held = first.as('held') as Subquery & typeof heldFields
-    const rows = await this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
-      .innerJoin(held, eq(failures.mailbox, held.mailbox))
-      .where(and(eq(failures.tenantId, tenantId), eq(failures.batchId, batchId)))
+    const rows = await this.preparedRead('oldestBlockingFailure', () => {
+      const held = first().limit(1).as('held') as Subquery & typeof heldFields
+      return this.db.select({ row: failures, lastSyncedAt: held.lastSyncedAt }).from(failures)
+        .innerJoin(held, eq(failures.mailbox, held.mailbox))
+        .where(and(eq(failures.tenantId, placeholder('tenantId')), eq(failures.batchId, placeholder('batchId'))))
+    }).execute({ tenantId, batchId })
     return rows.length === 0 ? null : oldestOfMailbox(rows.map(({ row }) => toFailureRecord(row)), rows[0].lastSyncedAt)
   }
 
   async findMailbox (tenantId: string, batchId: string, mailbox: string): Promise<MailboxRecord | null> {
     const { mailboxes } = this.tables
-    const [row] = await this.db.select(getTableColumns(mailboxes)).from(mailboxes)
-      .where(and(eq(mailboxes.tenantId, tenantId), eq(mailboxes.batchId, batchId), eq(mailboxes.mailbox, mailbox)))
+    const [row] = await this.preparedRead('findMailbox', () => this.db.select(getTableColumns(mailboxes)).from(mailboxes)
+      .where(and(eq(mailboxes.tenantId, placeholder('tenantId')), eq(mailboxes.batchId, placeholder('batchId')), eq(mailboxes.mailbox, placeholder('mailbox')))))
+      .execute({ tenantId, batchId, mailbox })
     if (row === undefined) return null
     const { tenantId: _tenant, heldUpSince: _held, ...record } = row
     return record

@@ -5,7 +5,7 @@ import {
 } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
 import type {
-  BatchCounts, BatchPosition, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, HeldUpFailure, ReadinessState, ReportPosition
+  BatchCounts, ClassifiedEvent, EventPage, EventPosition, EventRecord, FailureFilter, FailureRecord, HeldUpFailure, ReadinessState, ReportPosition
 } from './types.js'
 
 // What both dialects store and read the same way: row shapes, the values written, the report
@@ -266,7 +266,7 @@ export interface BatchListColumns {
 }
 
 /** Batches strictly after `after` in list order (createdAt desc, then batchId). */
-export function afterBatch (columns: BatchListColumns, after: BatchPosition): SQL {
+export function afterBatch (columns: BatchListColumns, after: { createdAt: Bound<number>, batchId: Bound<string> }): SQL {
   return and(lte(columns.createdAt, after.createdAt), or(
     lt(columns.createdAt, after.createdAt),
     and(eq(columns.createdAt, after.createdAt), gt(columns.batchId, after.batchId))
