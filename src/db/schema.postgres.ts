@@ -39,8 +39,6 @@ export const mailboxes = pgTable('mailboxes', {
   heldUpSince: epochMs('held_up_since')
 }, (t) => [
   primaryKey({ columns: [t.tenantId, t.batchId, t.mailbox] }),
-  // The stall sweep reads only the mailboxes whose last sync is old enough.
-  index('mailboxes_last_synced_idx').on(t.tenantId, t.batchId, t.lastSyncedAt, t.firstEventAt),
   // The batch's oldest blocking failure: the first entry of this index.
   index('mailboxes_held_up_idx').on(t.tenantId, t.batchId, t.heldUpSince, t.mailbox)
 ])

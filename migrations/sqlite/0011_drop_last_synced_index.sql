@@ -1,0 +1,1 @@
+DROP INDEX `mailboxes_last_synced_idx`;
