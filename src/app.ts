@@ -118,7 +118,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(problems)
   await app.register(metrics)
 
-  const opened = options.stores ?? await openStores(config.database, { poolSize: config.databasePoolSize })
+  const opened = options.stores ?? await openStores(config.database, {
+    poolSize: config.databasePoolSize,
+    onBackgroundError: (error) => { app.log.error({ err: error }, 'WAL checkpointer failed: the service checkpoints on its own connection again') }
+  })
   const { apiKeys, emails, webhooks: webhookStore } = opened
   await app.register(stores, { stores: opened })
   app.decorate('reports', new ReportService(opened.repository))

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs'
+import { mkdtempSync, rmSync, statfsSync, writeFileSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -50,7 +50,9 @@ t.test('a full disk answers 507 with Retry-After, turns readiness off, and recov
 
   // Fill the file system, keeping the filler so that space can be given back.
   const filler = join(dir, 'filler')
-  writeFileSync(filler, Buffer.alloc(3 * 1024 * 1024 + 512 * 1024))
+  // Leaves about 256 KB free, whatever the schema already takes of the 4 MB.
+  const { bavail, bsize } = statfsSync(dir)
+  writeFileSync(filler, Buffer.alloc(bavail * bsize - 256 * 1024))
   let full = null
   for (let round = 0; round < 40 && full === null; round++) {
     const events = Array.from({ length: 50 }, (_, i) => failedEvent({ mailbox: `u${round}-${i}@contoso.com`, failure: { message: 'x'.repeat(8000) } }))

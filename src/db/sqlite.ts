@@ -5,6 +5,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import * as schema from './schema.sqlite.js'
 import { migrationsFolder } from './migrations.js'
+import { AUTOCHECKPOINT_PAGES } from './checkpointer.js'
 
 export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 
@@ -30,7 +31,8 @@ export function openSqlite (path: string): SqliteHandle {
   // Checkpoint about every 40 MB of WAL rather than 4 MB: each checkpoint ends in fsyncs, and
   // at the default they cost single-event ingest about a fifth of its CPU (measured; a crash
   // replays at most that much WAL on the next open).
-  client.pragma('wal_autocheckpoint = 10000')
+  // Once the service runs, a thread of its own checkpoints instead (checkpointer.ts).
+  client.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
   // 16 MiB of page cache instead of 2: the index pages small writes touch stay in memory.
   client.pragma('cache_size = -16384')
   // Savepoint journals in memory: group commit opens a savepoint per request, and with the

@@ -12,6 +12,8 @@ import { SqliteWebhookRepository } from './webhooks.sqlite.js'
 export interface RepositoryOptions {
   /** Most connections to PostgreSQL (DATABASE_POOL_SIZE). */
   poolSize: number
+  /** Errors of the stores' own background work (SQLite's WAL checkpointer); the default throws them. */
+  onBackgroundError?: (error: unknown) => void
 }
 
 /** The service's stores: sync failures, API keys, e-mail digests and webhooks. */
@@ -41,7 +43,9 @@ export async function openApiKeyRepository (target: DatabaseTarget, options: Rep
 export async function openStores (target: DatabaseTarget, options: RepositoryOptions): Promise<Stores> {
   if (target.dialect === 'sqlite') {
     const { db } = openSqlite(target.path)
-    return { repository: SqliteFailureRepository.on(db), apiKeys: new SqliteApiKeyRepository(db), emails: new SqliteEmailRepository(db), webhooks: new SqliteWebhookRepository(db) }
+    const repository = SqliteFailureRepository.on(db)
+    repository.checkpointInBackground(options.onBackgroundError ?? ((error) => { throw error }))
+    return { repository, apiKeys: new SqliteApiKeyRepository(db), emails: new SqliteEmailRepository(db), webhooks: new SqliteWebhookRepository(db) }
   }
   // Loaded on demand: an instance on SQLite never loads the PostgreSQL driver.
   const { PostgresFailureRepository } = await import('./postgres.js')

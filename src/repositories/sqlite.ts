@@ -6,6 +6,7 @@ import {
 import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
 import { INCREMENTAL_VACUUM, openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
+import { WalCheckpointer, type CheckpointResult } from '../db/checkpointer.js'
 import * as schema from '../db/schema.sqlite.js'
 import { batchCounters, batches, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
 import { batchColumns, ReadQueries, reportPageOf, reportScan, type SelectQuery } from './read-queries.js'
@@ -347,6 +348,7 @@ interface PendingWrite {
 export class SqliteFailureRepository implements FailureRepository {
   readonly dialect = 'sqlite' as const
   private readonly writes = new WriteQueue()
+  private checkpointer: WalCheckpointer | null = null
   private pendingWrites: PendingWrite[] = []
   private readonly statements: WriteStatements
   private readonly sweepNext: Statement
@@ -684,7 +686,18 @@ export class SqliteFailureRepository implements FailureRepository {
     }
   }
 
+  /**
+   * Checkpoints the WAL on a thread of its own from now on (see checkpointer.ts), so no commit
+   * waits for one; a database in memory has nothing to checkpoint.
+   */
+  checkpointInBackground (onError: (error: unknown) => void, onCheckpoint?: (result: CheckpointResult) => void): void {
+    const client = this.db.$client
+    if (this.checkpointer !== null || client.memory) return
+    this.checkpointer = WalCheckpointer.start(client, { onError, onCheckpoint })
+  }
+
   async close (): Promise<void> {
+    await this.checkpointer?.stop()
     if (this.db.$client.open) this.db.$client.close()
   }
 }
