@@ -338,6 +338,9 @@ export class PostgresFailureRepository implements FailureRepository {
   readonly dialect = 'postgres' as const
 
   private readonly appended = new AppendedListeners()
+  /** The reading of the snapshot clock that has not started yet (callers join it), and the latest one. */
+  private nextSeqRead: Promise<number> | null = null
+  private seqRead: Promise<number> | null = null
   /** NOTIFY channel of this deployment's schema: instances on other schemas of the database do not hear it. */
   private readonly channel: string
   private listener: pg.Client | null = null
@@ -417,7 +420,29 @@ export class PostgresFailureRepository implements FailureRepository {
     return await guarded(async () => await this.queries.findBatch(tenantId, batchId))
   }
 
+  /**
+   * The snapshot clock: the last seq once no write that could still commit a lower one is in
+   * flight (the gate, held shared by every write). Readers that ask while a reading of the clock
+   * waits or runs share the next reading, which starts after they asked (so each sees every
+   * write acknowledged before it asked): ten report pages at once take the gate about twice,
+   * not ten times one after the other.
+   */
   async currentSeq (): Promise<number> {
+    if (this.nextSeqRead === null) {
+      const previous = this.seqRead
+      const read = (async () => {
+        await previous?.catch(() => undefined)
+        // From here on a new caller waits for the reading after this one.
+        this.nextSeqRead = null
+        return await this.readSeq()
+      })()
+      this.nextSeqRead = read
+      this.seqRead = read
+    }
+    return await this.nextSeqRead
+  }
+
+  private async readSeq (): Promise<number> {
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS.seqGate})`)
       const [row] = await this.queries.on(tx).currentSeqQuery()
