@@ -35,8 +35,8 @@ type Fields = Record<string, AnyColumn | SQL | SQL.Aliased | Table>
 export interface SelectQuery<R> extends PromiseLike<R[]> {
   as (alias: string): Subquery
   toSQL (): { sql: string, params: unknown[] }
-  /** Built and prepared once (PostgreSQL names the statement; SQLite ignores the name). */
-  prepare (name: string): PreparedRead<R>
+  /** Built once; on SQLite also prepared once. Unnamed on PostgreSQL (see preparedRead). */
+  prepare (name?: string): PreparedRead<R>
 }
 
 /** A read built once with placeholders and run with their values: SQLite's runs synchronously. */
@@ -136,7 +136,9 @@ export class ReadQueries {
   private preparedRead<R> (name: string, build: () => SelectQuery<R>): PreparedRead<R> {
     let read = this.prepared.get(name)
     if (read === undefined) {
-      read = build().prepare(`sfr_${name}`)
+      // No name for PostgreSQL: a named statement lives in one server session, which PgBouncer
+      // in transaction mode does not keep (README: Scaling out). The SQL is built once either way.
+      read = build().prepare()
       this.prepared.set(name, read)
     }
     return read as PreparedRead<R>
