@@ -9,23 +9,31 @@ import {
   type SubscriptionChanges, type WebhookRepository
 } from './webhooks.js'
 
+/**
+ * The query prepared without a name: drizzle's PostgreSQL builders ask for one, and a named
+ * statement lives in one server session, which PgBouncer in transaction mode does not keep
+ * (the prepared reads stay unnamed too).
+ */
+function unnamed<P> (query: { prepare: (name: string) => P }): P {
+  return (query as { prepare: (name?: string) => P }).prepare()
+}
+
 export class PostgresWebhookRepository implements WebhookRepository {
-  // The dispatcher runs these on every run: built once, and named, so each pooled connection
-  // parses and plans them once rather than per call.
+  // The dispatcher runs these on every run: built once rather than per call.
   private readonly enabledSubscriptions
   private readonly pendingGroups
   private readonly claim
 
   private constructor (private readonly db: PostgresDb) {
-    this.enabledSubscriptions = db.select().from(webhookSubscriptions).where(enabledAfter(webhookSubscriptions))
-      .orderBy(asc(webhookSubscriptions.id)).limit(sql.placeholder('limit')).prepare('webhook_enabled_subscriptions')
-    this.pendingGroups = db.select({ group: webhookDigestGroups }).from(webhookDigestGroups)
+    this.enabledSubscriptions = unnamed(db.select().from(webhookSubscriptions).where(enabledAfter(webhookSubscriptions))
+      .orderBy(asc(webhookSubscriptions.id)).limit(sql.placeholder('limit')))
+    this.pendingGroups = unnamed(db.select({ group: webhookDigestGroups }).from(webhookDigestGroups)
       .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDigestGroups.subscriptionId))
       .where(pendingGroupsAfter(webhookDigestGroups, webhookSubscriptions))
-      .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(sql.placeholder('limit')).prepare('webhook_pending_groups')
+      .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(sql.placeholder('limit')))
     // SKIP LOCKED: instances claiming at once each take other rows, so each attempt is made by one of them.
-    this.claim = db.update(webhookDeliveries).set(CLAIM_LEASE).where(claimedDeliveries(webhookDeliveries, sql` for update of m skip locked`))
-      .returning().prepare('webhook_claim_due')
+    this.claim = unnamed(db.update(webhookDeliveries).set(CLAIM_LEASE)
+      .where(claimedDeliveries(webhookDeliveries, sql.placeholder('now'), sql.placeholder('limit'), sql` for update of m skip locked`)).returning())
   }
 
   static async open (options: PostgresOptions & { url: string }): Promise<PostgresWebhookRepository> {

@@ -25,7 +25,7 @@ export class SqliteWebhookRepository implements WebhookRepository {
       .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDigestGroups.subscriptionId))
       .where(pendingGroupsAfter(webhookDigestGroups, webhookSubscriptions))
       .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(sql.placeholder('limit')).prepare()
-    this.claim = db.update(webhookDeliveries).set(CLAIM_LEASE).where(claimedDeliveries(webhookDeliveries)).returning().prepare()
+    this.claim = db.update(webhookDeliveries).set(CLAIM_LEASE).where(claimedDeliveries(webhookDeliveries, sql.placeholder('now'), sql.placeholder('limit'))).returning().prepare()
   }
 
   static open (path: string): SqliteWebhookRepository {

@@ -176,10 +176,10 @@ export function pendingGroupsAfterValues (after: { subscriptionId: string, batch
 /** What a claim sets: the placeholders leaseToken and leaseUntil. */
 export const CLAIM_LEASE = { leaseToken: sql`${sql.placeholder('leaseToken')}`, leaseUntil: sql`${sql.placeholder('leaseUntil')}` }
 
-/** The deliveries a claim takes: the first `limit` due at `now` (placeholders), locked with `lock` (PostgreSQL). */
-export function claimedDeliveries (deliveries: { id: AnyColumn }, lock: SQL = sql``): SQL {
-  return sql`${deliveries.id} in (select m.id from webhook_deliveries m where ${dueCondition(sql.placeholder('now'))}
-    order by m.next_attempt_at, m.position limit ${sql.placeholder('limit')}${lock})`
+/** The deliveries a claim takes: the first `limit` due at `now` (values or placeholders), locked with `lock` (PostgreSQL). */
+export function claimedDeliveries (deliveries: { id: AnyColumn }, now: number | Placeholder, limit: number | Placeholder, lock: SQL = sql``): SQL {
+  return sql`${deliveries.id} in (select m.id from webhook_deliveries m where ${dueCondition(now)}
+    order by m.next_attempt_at, m.position limit ${limit}${lock})`
 }
 
 /** A claim's candidates: due, not leased, of an enabled subscription, first of their ordering key. */
