@@ -28,8 +28,9 @@ const PURGE_CHUNK = 500
 
 /**
  * The webhook dispatcher in the background: woken by every commit that appends changes (on
- * PostgreSQL by other instances' too) and every WEBHOOK_POLL_INTERVAL for retries that fall
- * due; finished deliveries are kept as long as the change feed keeps changes.
+ * PostgreSQL by other instances' too; the wake-ups of a burst share one run, see
+ * WAKE_DELAY_MS) and every WEBHOOK_POLL_INTERVAL for retries that fall due; finished
+ * deliveries are kept as long as the change feed keeps changes.
  */
 export default fp<WebhookPluginOptions>(async (app, { store, resolver }) => {
   const { webhooks: settings } = app.config

@@ -1,16 +1,40 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm'
 import { changeCounters, changes, webhookAttempts, webhookDeliveries, webhookDigestGroups, webhookSubscriptions } from '../db/schema.postgres.js'
 import { openPostgres, type PostgresDb, type PostgresOptions } from '../db/postgres.js'
 import type { DeliveryAttempt, WebhookDelivery, WebhookSubscription } from '../domain/webhooks.js'
 import { guarded } from './postgres.js'
 import {
-  deliveryValues, dueCondition, fromRawDelivery, logEntries, pageOfDeliveries, purgeCondition, subscriptionChangeValues, subscriptionValues, toDelivery, toSubscription,
+  CLAIM_LEASE, claimedDeliveries, deliveryValues, enabledAfter, logEntries, pageOfDeliveries, pendingGroupsAfter, pendingGroupsAfterValues, purgeCondition, subscriptionChangeValues, subscriptionValues, toDelivery, toSubscription,
   type AttemptOutcome, type ClaimedDelivery, type DeliveryLogEntry, type DeliveryPage, type DeliveryPosition, type DigestGroup, type FeedStep,
   type SubscriptionChanges, type WebhookRepository
 } from './webhooks.js'
 
+/**
+ * The query prepared without a name: drizzle's PostgreSQL builders ask for one, and a named
+ * statement lives in one server session, which PgBouncer in transaction mode does not keep
+ * (the prepared reads stay unnamed too).
+ */
+function unnamed<P> (query: { prepare: (name: string) => P }): P {
+  return (query as { prepare: (name?: string) => P }).prepare()
+}
+
 export class PostgresWebhookRepository implements WebhookRepository {
-  private constructor (private readonly db: PostgresDb) {}
+  // The dispatcher runs these on every run: built once rather than per call.
+  private readonly enabledSubscriptions
+  private readonly pendingGroups
+  private readonly claim
+
+  private constructor (private readonly db: PostgresDb) {
+    this.enabledSubscriptions = unnamed(db.select().from(webhookSubscriptions).where(enabledAfter(webhookSubscriptions))
+      .orderBy(asc(webhookSubscriptions.id)).limit(sql.placeholder('limit')))
+    this.pendingGroups = unnamed(db.select({ group: webhookDigestGroups }).from(webhookDigestGroups)
+      .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDigestGroups.subscriptionId))
+      .where(pendingGroupsAfter(webhookDigestGroups, webhookSubscriptions))
+      .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(sql.placeholder('limit')))
+    // SKIP LOCKED: instances claiming at once each take other rows, so each attempt is made by one of them.
+    this.claim = unnamed(db.update(webhookDeliveries).set(CLAIM_LEASE)
+      .where(claimedDeliveries(webhookDeliveries, sql.placeholder('now'), sql.placeholder('limit'), sql` for update of m skip locked`)).returning())
+  }
 
   static async open (options: PostgresOptions & { url: string }): Promise<PostgresWebhookRepository> {
     return new PostgresWebhookRepository((await openPostgres(options.url, options)).db)
@@ -57,9 +81,7 @@ export class PostgresWebhookRepository implements WebhookRepository {
   }
 
   async listEnabledSubscriptions (after: string | null, limit: number): Promise<WebhookSubscription[]> {
-    return await guarded(async () => (await this.db.select().from(webhookSubscriptions)
-      .where(and(eq(webhookSubscriptions.enabled, true), gt(webhookSubscriptions.id, after ?? '')))
-      .orderBy(asc(webhookSubscriptions.id)).limit(limit)).map(toSubscription))
+    return await guarded(async () => (await this.enabledSubscriptions.execute({ after: after ?? '', limit })).map(toSubscription))
   }
 
   /**
@@ -91,11 +113,7 @@ export class PostgresWebhookRepository implements WebhookRepository {
   }
 
   async listPendingGroups (after: { subscriptionId: string, batchId: string } | null, limit: number): Promise<DigestGroup[]> {
-    return await guarded(async () => (await this.db.select({ group: webhookDigestGroups }).from(webhookDigestGroups)
-      .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDigestGroups.subscriptionId))
-      .where(and(isNotNull(webhookDigestGroups.fromSeq), eq(webhookSubscriptions.enabled, true),
-        after === null ? undefined : sql`(${webhookDigestGroups.subscriptionId}, ${webhookDigestGroups.batchId}) > (${after.subscriptionId}, ${after.batchId})`))
-      .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(limit)).map((row) => row.group))
+    return await guarded(async () => (await this.pendingGroups.execute({ ...pendingGroupsAfterValues(after), limit })).map((row) => row.group))
   }
 
   async flushGroup (group: DigestGroup, delivery: WebhookDelivery | null, now: number): Promise<boolean> {
@@ -114,14 +132,9 @@ export class PostgresWebhookRepository implements WebhookRepository {
     await guarded(async () => { await this.db.insert(webhookDeliveries).values(deliveryValues(delivery)) })
   }
 
-  /** SKIP LOCKED: instances claiming at once each take other rows, so each attempt is made by one of them. */
   async claimDue (now: number, leaseUntil: number, limit: number, leaseToken: string): Promise<ClaimedDelivery[]> {
     return await guarded(async () => {
-      const { rows } = await this.db.execute<Record<string, unknown>>(sql`update webhook_deliveries set lease_token = ${leaseToken}, lease_until = ${leaseUntil}
-        where id in (select m.id from webhook_deliveries m where ${dueCondition(now)} order by m.next_attempt_at, m.position limit ${limit}
-          for update of m skip locked)
-        returning *`)
-      const deliveries = rows.map(fromRawDelivery)
+      const deliveries = (await this.claim.execute({ now, leaseUntil, limit, leaseToken })).map(toDelivery)
       if (deliveries.length === 0) return []
       const subscriptions = new Map((await this.db.select().from(webhookSubscriptions)
         .where(inArray(webhookSubscriptions.id, [...new Set(deliveries.map((d) => d.subscriptionId))]))).map((row) => [row.id, toSubscription(row)]))

@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm'
 import { changeCounters, changes, webhookAttempts, webhookDeliveries, webhookDigestGroups, webhookSubscriptions } from '../db/schema.sqlite.js'
 import { openSqlite, type SqliteDb } from '../db/sqlite.js'
 import type { DeliveryAttempt, WebhookDelivery, WebhookSubscription } from '../domain/webhooks.js'
 import {
-  deliveryValues, dueCondition, fromRawDelivery, logEntries, pageOfDeliveries, purgeCondition, subscriptionChangeValues, subscriptionValues, toDelivery, toSubscription,
+  CLAIM_LEASE, claimedDeliveries, deliveryValues, enabledAfter, logEntries, pageOfDeliveries, pendingGroupsAfter, pendingGroupsAfterValues, purgeCondition, subscriptionChangeValues, subscriptionValues, toDelivery, toSubscription,
   type AttemptOutcome, type ClaimedDelivery, type DeliveryLogEntry, type DeliveryPage, type DeliveryPosition, type DigestGroup, type FeedStep,
   type SubscriptionChanges, type WebhookRepository
 } from './webhooks.js'
@@ -12,7 +12,21 @@ import {
 // synchronous call, so nothing else on the shared connection runs inside it.
 
 export class SqliteWebhookRepository implements WebhookRepository {
-  constructor (private readonly db: SqliteDb) {}
+  // The dispatcher runs these on every run, a few dozen times a second under load: prepared
+  // once, since building and preparing them per call cost more than running them.
+  private readonly enabledSubscriptions
+  private readonly pendingGroups
+  private readonly claim
+
+  constructor (private readonly db: SqliteDb) {
+    this.enabledSubscriptions = db.select().from(webhookSubscriptions).where(enabledAfter(webhookSubscriptions))
+      .orderBy(asc(webhookSubscriptions.id)).limit(sql.placeholder('limit')).prepare()
+    this.pendingGroups = db.select({ group: webhookDigestGroups }).from(webhookDigestGroups)
+      .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDigestGroups.subscriptionId))
+      .where(pendingGroupsAfter(webhookDigestGroups, webhookSubscriptions))
+      .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(sql.placeholder('limit')).prepare()
+    this.claim = db.update(webhookDeliveries).set(CLAIM_LEASE).where(claimedDeliveries(webhookDeliveries, sql.placeholder('now'), sql.placeholder('limit'))).returning().prepare()
+  }
 
   static open (path: string): SqliteWebhookRepository {
     return new SqliteWebhookRepository(openSqlite(path).db)
@@ -52,9 +66,7 @@ export class SqliteWebhookRepository implements WebhookRepository {
   }
 
   async listEnabledSubscriptions (after: string | null, limit: number): Promise<WebhookSubscription[]> {
-    return this.db.select().from(webhookSubscriptions)
-      .where(and(eq(webhookSubscriptions.enabled, true), gt(webhookSubscriptions.id, after ?? '')))
-      .orderBy(asc(webhookSubscriptions.id)).limit(limit).all().map(toSubscription)
+    return this.enabledSubscriptions.all({ after: after ?? '', limit }).map(toSubscription)
   }
 
   async applyFeedStep (step: FeedStep, now: number): Promise<boolean> {
@@ -79,11 +91,7 @@ export class SqliteWebhookRepository implements WebhookRepository {
   }
 
   async listPendingGroups (after: { subscriptionId: string, batchId: string } | null, limit: number): Promise<DigestGroup[]> {
-    return this.db.select({ group: webhookDigestGroups }).from(webhookDigestGroups)
-      .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDigestGroups.subscriptionId))
-      .where(and(isNotNull(webhookDigestGroups.fromSeq), eq(webhookSubscriptions.enabled, true),
-        after === null ? undefined : sql`(${webhookDigestGroups.subscriptionId}, ${webhookDigestGroups.batchId}) > (${after.subscriptionId}, ${after.batchId})`))
-      .orderBy(asc(webhookDigestGroups.subscriptionId), asc(webhookDigestGroups.batchId)).limit(limit).all().map((row) => row.group)
+    return this.pendingGroups.all({ ...pendingGroupsAfterValues(after), limit }).map((row) => row.group)
   }
 
   async flushGroup (group: DigestGroup, delivery: WebhookDelivery | null, now: number): Promise<boolean> {
@@ -102,10 +110,7 @@ export class SqliteWebhookRepository implements WebhookRepository {
   }
 
   async claimDue (now: number, leaseUntil: number, limit: number, leaseToken: string): Promise<ClaimedDelivery[]> {
-    const rows = this.db.all<Record<string, unknown>>(sql`update webhook_deliveries set lease_token = ${leaseToken}, lease_until = ${leaseUntil}
-      where id in (select m.id from webhook_deliveries m where ${dueCondition(now)} order by m.next_attempt_at, m.position limit ${limit})
-      returning *`)
-    return this.withSubscriptions(rows.map(fromRawDelivery), leaseToken)
+    return this.withSubscriptions(this.claim.all({ now, leaseUntil, limit, leaseToken }).map(toDelivery), leaseToken)
   }
 
   private withSubscriptions (deliveries: WebhookDelivery[], leaseToken: string): ClaimedDelivery[] {

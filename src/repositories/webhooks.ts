@@ -1,4 +1,4 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { and, eq, gt, isNotNull, sql, type AnyColumn, type Placeholder, type SQL } from 'drizzle-orm'
 import type { CategoryId } from '../domain/types.js'
 import type { ChangeType } from '../domain/changes.js'
 import type { DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription } from '../domain/webhooks.js'
@@ -155,8 +155,35 @@ export function deliveryValues (delivery: WebhookDelivery): DeliveryRow {
   return { ...delivery, leaseToken: null, leaseUntil: null }
 }
 
+// The dispatcher's queries run on every run: each store prepares them once from these
+// conditions, whose values are placeholders.
+
+/** Enabled subscriptions whose id comes after the placeholder `after` ('' to start: ids are never empty). */
+export function enabledAfter (subscriptions: { enabled: AnyColumn, id: AnyColumn }): SQL {
+  return and(eq(subscriptions.enabled, true), gt(subscriptions.id, sql.placeholder('after'))) as SQL
+}
+
+/** Digest groups with pending changes, of enabled subscriptions, after the placeholders afterSubscription and afterBatch. */
+export function pendingGroupsAfter (groups: { subscriptionId: AnyColumn, batchId: AnyColumn, fromSeq: AnyColumn }, subscriptions: { enabled: AnyColumn }): SQL {
+  return and(isNotNull(groups.fromSeq), eq(subscriptions.enabled, true),
+    sql`(${groups.subscriptionId}, ${groups.batchId}) > (${sql.placeholder('afterSubscription')}, ${sql.placeholder('afterBatch')})`) as SQL
+}
+
+export function pendingGroupsAfterValues (after: { subscriptionId: string, batchId: string } | null): { afterSubscription: string, afterBatch: string } {
+  return { afterSubscription: after?.subscriptionId ?? '', afterBatch: after?.batchId ?? '' }
+}
+
+/** What a claim sets: the placeholders leaseToken and leaseUntil. */
+export const CLAIM_LEASE = { leaseToken: sql`${sql.placeholder('leaseToken')}`, leaseUntil: sql`${sql.placeholder('leaseUntil')}` }
+
+/** The deliveries a claim takes: the first `limit` due at `now` (values or placeholders), locked with `lock` (PostgreSQL). */
+export function claimedDeliveries (deliveries: { id: AnyColumn }, now: number | Placeholder, limit: number | Placeholder, lock: SQL = sql``): SQL {
+  return sql`${deliveries.id} in (select m.id from webhook_deliveries m where ${dueCondition(now)}
+    order by m.next_attempt_at, m.position limit ${limit}${lock})`
+}
+
 /** A claim's candidates: due, not leased, of an enabled subscription, first of their ordering key. */
-export function dueCondition (now: number): SQL {
+export function dueCondition (now: number | Placeholder): SQL {
   return sql`m.status = 'pending' and m.next_attempt_at <= ${now} and (m.lease_until is null or m.lease_until < ${now})
     and exists (select 1 from webhook_subscriptions s where s.id = m.subscription_id and s.enabled)
     and (m.ordering_key is null or not exists (select 1 from webhook_deliveries o where o.subscription_id = m.subscription_id
@@ -167,24 +194,6 @@ export function dueCondition (now: number): SQL {
 export function purgeCondition (before: number): SQL {
   return sql`(status <> 'pending' and created_at < ${before})
     or not exists (select 1 from webhook_subscriptions s where s.id = webhook_deliveries.subscription_id)`
-}
-
-/** Raw delivery columns (the claim's RETURNING, either driver) as a row. */
-export function fromRawDelivery (row: Record<string, unknown>): WebhookDelivery {
-  const time = (value: unknown): number | null => value === null || value === undefined ? null : Number(value)
-  return {
-    id: String(row.id),
-    subscriptionId: String(row.subscription_id),
-    tenantId: String(row.tenant_id),
-    type: String(row.type),
-    payload: String(row.payload),
-    orderingKey: row.ordering_key === null ? null : String(row.ordering_key),
-    position: Number(row.position),
-    status: row.status as DeliveryStatus,
-    attempts: Number(row.attempts),
-    nextAttemptAt: time(row.next_attempt_at),
-    createdAt: Number(row.created_at)
-  }
 }
 
 /** Attempts of these deliveries grouped by delivery, in attempt order. */

@@ -16,8 +16,10 @@ export interface ReceivedWebhook {
   verifiedWith: string | null
 }
 
-/** Answers one request: a status and headers, or 'hang' to never answer. */
-export type Responder = (request: ReceivedWebhook) => { status: number, headers?: Record<string, string> } | 'hang'
+interface Answer { status: number, headers?: Record<string, string> }
+
+/** Answers one request: a status and headers, later (a promise of them) or 'hang' to never answer. */
+export type Responder = (request: ReceivedWebhook) => Answer | Promise<Answer> | 'hang'
 
 export interface Receiver {
   url: string
@@ -75,6 +77,14 @@ export async function startReceiver (t: Test, host = '127.0.0.1'): Promise<Recei
       const answer = typeof next === 'number' ? { status: next } : next(received)
       if (answer === 'hang') {
         hanging.add(response)
+        return
+      }
+      if (answer instanceof Promise) {
+        hanging.add(response)
+        answer.then((later) => {
+          hanging.delete(response)
+          if (!response.destroyed) response.writeHead(later.status, later.headers).end()
+        }, () => { response.destroy() })
         return
       }
       response.writeHead(answer.status, answer.headers).end()
