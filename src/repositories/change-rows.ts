@@ -1,6 +1,6 @@
 import { eq, gt, inArray, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Change, ChangeQuery, ChangeType } from '../domain/changes.js'
-import type { CategoryId, FailureState } from '../domain/index.js'
+import type { CategoryId } from '../domain/index.js'
 
 // The change feed's rows and queries as both dialects store and run them.
 
@@ -87,27 +87,6 @@ export interface SweepMailboxRow {
 /** True when the mailbox's last sync (or, never synced, its first event) is before the cutoff. */
 export function isStale (row: SweepMailboxRow, cutoff: number): boolean {
   return (row.lastSyncedAt ?? row.firstEventAt) < cutoff
-}
-
-/** A failures row as a raw statement (the stall upsert's RETURNING) gives it, in either driver. */
-export function fromRawFailure (row: Record<string, unknown>): FailureState & { batchId: string, mailbox: string } {
-  const time = (value: unknown): number | null => value === null || value === undefined ? null : Number(value)
-  return {
-    batchId: String(row.batch_id),
-    mailbox: String(row.mailbox),
-    category: row.category as CategoryId,
-    status: row.status as FailureState['status'],
-    firstSeenAt: Number(row.first_seen_at),
-    lastSeenAt: Number(row.last_seen_at),
-    occurrences: Number(row.occurrences),
-    reopenCount: Number(row.reopen_count),
-    lastCode: row.last_code === null ? null : String(row.last_code),
-    lastMessage: String(row.last_message),
-    rule: String(row.rule),
-    resolvedAt: time(row.resolved_at),
-    context: JSON.parse(String(row.context)) as FailureState['context'],
-    seq: Number(row.seq)
-  }
 }
 
 /** The onChangesAppended listeners of one store. */

@@ -15,19 +15,19 @@ import {
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
 import {
-  AppendedListeners, changeValues, fromRawFailure, type BatchKey, type SweepMailboxRow
+  AppendedListeners, changeValues, type BatchKey, type SweepMailboxRow
 } from './change-rows.js'
-import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
+import { openStalls, sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
   chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
-  heldUpRefresh, heldUpSet, mailboxValues, readinessFrom, stallUpsert, takeExcluded, toFailureRecord, type MailboxHeldUp,
+  heldUpRefresh, heldUpSet, mailboxValues, readinessFrom, takeExcluded, toFailureRecord, type MailboxHeldUp,
   toLifecycleEvent, toMailboxState, openCategoriesOf
 } from './stored-rows.js'
 import {
   StoreUnavailableError,
   type BackgroundJob, type BatchPage, type BatchPosition, type BatchRecord, type ClassifiedEvent, type EventPage,
-  type EventPosition, type FailurePage, type FailurePageRequest, type FailureRepository,
+  type EventPosition, type FailurePage, type FailurePageRequest, type FailureRecord, type FailureRepository,
   type HeldUpFailure, type MailboxRecord, type ReadinessState, type RecordResult, type PoolStats
 } from './types.js'
 
@@ -274,8 +274,8 @@ class PostgresSweepingTx implements SweepingTx {
     return openCategoriesOf(rows)
   }
 
-  async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]) {
-    return (await this.tx.execute<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names))).rows.map(fromRawFailure)
+  async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]): Promise<FailureRecord[]> {
+    return await openStalls(this.tx, schema, detection, tenantId, batchId, names)
   }
 
   async setHeldUp (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, like, lte, sql, type AnyColumn, type Placeholder, type SQL, type Subquery, type Table } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, like, lte, sql, type AnyColumn, type Placeholder, type SQL, type SQLWrapper, type Subquery, type Table } from 'drizzle-orm'
 import type { SelectResultFields } from 'drizzle-orm/query-builders/select.types'
 import { BLOCKING_CATEGORIES, OPEN_COUNTER_PREFIX, STALL_CATEGORY, type BatchCounts, type CategoryId } from '../domain/index.js'
 import type { Change, ChangeQuery } from '../domain/changes.js'
@@ -32,7 +32,7 @@ type Fields = Record<string, AnyColumn | SQL | SQL.Aliased | Table>
  * databases, and a PostgreSQL transaction, are assignable to this as they are. Columns go to
  * orderBy and groupBy as SQL (asc, desc, columnOf): a column parameter is dialect-typed.
  */
-export interface SelectQuery<R> extends PromiseLike<R[]> {
+export interface SelectQuery<R> extends PromiseLike<R[]>, SQLWrapper {
   as (alias: string): Subquery
   toSQL (): { sql: string, params: unknown[] }
   /** Built once; on SQLite also prepared once. Unnamed on PostgreSQL (see preparedRead). */
@@ -72,6 +72,11 @@ function columnOf (column: AnyColumn): SQL {
 /** What a BatchRecord is read from, in this order. */
 export function batchColumns (batches: ReadTables['batches']) {
   return { batchId: batches.batchId, firstEventAt: batches.firstEventAt, lastEventAt: batches.lastEventAt, createdAt: batches.createdAt }
+}
+
+/** The last events seq given out (0 before the first event), over the events of every tenant. */
+export function lastEventSeq (events: ReadTables['events']): SQL<number> {
+  return sql<number>`coalesce(max(${events.seq}), 0)`.mapWith(Number)
 }
 
 /** Which store runs the query: only planner hints differ, each with its measured reason. */
@@ -163,7 +168,7 @@ export class ReadQueries {
   /** The last events seq given out: the report's snapshot clock. */
   currentSeqQuery (): SelectQuery<{ seq: number }> {
     const { events } = this.tables
-    return this.db.select({ seq: sql<number>`coalesce(max(${events.seq}), 0)`.mapWith(Number) }).from(events)
+    return this.db.select({ seq: lastEventSeq(events) }).from(events)
   }
 
   /**

@@ -15,13 +15,13 @@ import {
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
 } from './event-recorder.js'
 import {
-  AppendedListeners, changeValues, fromRawFailure, type BatchKey, type SweepMailboxRow
+  AppendedListeners, changeValues, type BatchKey, type SweepMailboxRow
 } from './change-rows.js'
-import { sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
+import { openStalls, sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
   addBatchCounts, chunks, eventValues, failureValues, filterConditions, firstCopies,
-  heldUpRefresh, heldUpSet, mailboxValues, placeholderFilter, readinessFrom, stallUpsert, takeExcluded,
+  heldUpRefresh, heldUpSet, mailboxValues, placeholderFilter, readinessFrom, takeExcluded,
   type BoundPosition, type MailboxHeldUp,
   toFailureRecord, toLifecycleEvent, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
@@ -29,7 +29,7 @@ import {
 } from './stored-rows.js'
 import type {
   BatchPage, BatchPosition, BatchRecord, ClassifiedEvent, EventPage, EventPosition,
-  BackgroundJob, FailurePage, FailurePageRequest, FailureRepository, HeldUpFailure, MailboxRecord, ReadinessState, RecordResult
+  BackgroundJob, FailurePage, FailurePageRequest, FailureRecord, FailureRepository, HeldUpFailure, MailboxRecord, ReadinessState, RecordResult
 } from './types.js'
 import { isStorageFull } from './types.js'
 import { statfsSync } from 'node:fs'
@@ -311,8 +311,8 @@ class SqliteSweepingTx implements SweepingTx {
     return openCategoriesOf(rows)
   }
 
-  async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]) {
-    return this.db.all<Record<string, unknown>>(stallUpsert(detection, tenantId, batchId, names)).map(fromRawFailure)
+  async openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]): Promise<FailureRecord[]> {
+    return await openStalls(this.db, schema, detection, tenantId, batchId, names)
   }
 
   async setHeldUp (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { and, eq, getTableColumns, gt, gte, inArray, lt, lte, or, sql, type AnyColumn, type Placeholder, type SQL, type Table } from 'drizzle-orm'
 import {
-  BLOCKING_CATEGORIES, countsFromCounters, heldUpSince, mailboxHeldUpSince, STALL_CATEGORY,
-  type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState, type StallDetection
+  BLOCKING_CATEGORIES, countsFromCounters, heldUpSince, mailboxHeldUpSince,
+  type CategoryId, type EventContext, type FailureState, type LifecycleEvent, type MailboxState
 } from '../domain/index.js'
 import type { MailboxKey, MailboxWrite } from './event-recorder.js'
 import type {
@@ -147,9 +147,13 @@ export function failureValues (tenantId: string, writes: MailboxWrite[]) {
 
 /** The `set` of an upsert that overwrites every column but the key with the proposed row. */
 export function takeExcluded<T extends Table> (table: T, key: Array<keyof T['_']['columns']>): Partial<Record<keyof T['_']['columns'], SQL>> {
-  return Object.fromEntries(Object.entries<AnyColumn>(getTableColumns(table))
-    .filter(([name]) => !key.includes(name))
-    .map(([name, column]) => [name, sql.raw(`excluded."${column.name}"`)])) as Partial<Record<keyof T['_']['columns'], SQL>>
+  return excludedValues(table, Object.keys(getTableColumns(table)).filter((name) => !key.includes(name)))
+}
+
+/** The `set` of an upsert that overwrites the columns `names` with the proposed row's values. */
+export function excludedValues<T extends Table> (table: T, names: string[]): Partial<Record<keyof T['_']['columns'], SQL>> {
+  const columns: Record<string, AnyColumn> = getTableColumns(table)
+  return Object.fromEntries(names.map((name) => [name, sql.raw(`excluded."${columns[name].name}"`)])) as Partial<Record<keyof T['_']['columns'], SQL>>
 }
 
 /** Mailbox names grouped by batch, so a load is one `in` list per batch. */
@@ -306,34 +310,6 @@ export function toEventPage (rows: Array<StoredEventRow & { eventId: string, rec
 export function pageOf<T, P> (rows: T[], limit: number, position: (last: T) => P): { items: T[], next: P | null } {
   const items = rows.slice(0, limit)
   return { items, next: rows.length > limit ? position(items[items.length - 1]) : null }
-}
-
-/**
- * The stall sweep's write for mailboxes it found stalled (no open blocking failure; the caller
- * holds them against writers): opens a sync_stalled failure on each, reopens a resolved one
- * and leaves an open one alone. The values follow from stored data, so concurrent sweeps write
- * the same row, once. Returns the rows it opened or reopened.
- */
-export function stallUpsert (detection: StallDetection, tenantId: string, batchId: string, mailboxNames: string[]): SQL {
-  const { stallAfterMs, rule, message } = detection
-  return sql`insert into failures (tenant_id, batch_id, mailbox, category, status, first_seen_at,
-      last_seen_at, occurrences, reopen_count, last_code, last_message, rule, resolved_at, context, seq)
-    select m.tenant_id, m.batch_id, m.mailbox, ${STALL_CATEGORY}, 'open',
-      coalesce(m.last_synced_at, m.first_event_at), coalesce(m.last_synced_at, m.first_event_at) + ${stallAfterMs},
-      1, 0, null, ${message}, ${rule}, null,
-      coalesce((select e.context from events e
-        where e.tenant_id = m.tenant_id and e.batch_id = m.batch_id and e.mailbox = m.mailbox
-        order by e.occurred_at desc, e.seq desc limit 1), '{}'),
-      (select coalesce(max(e.seq), 0) from events e)
-    from mailboxes m
-    where m.tenant_id = ${tenantId} and m.batch_id = ${batchId} and m.mailbox in ${mailboxNames}
-    on conflict (tenant_id, batch_id, mailbox, category) do update set
-      status = 'open', last_seen_at = excluded.last_seen_at, occurrences = failures.occurrences + 1,
-      reopen_count = failures.reopen_count + 1, last_code = null, last_message = excluded.last_message,
-      rule = excluded.rule, resolved_at = null, context = excluded.context, seq = excluded.seq
-    where failures.status = 'resolved'
-    returning batch_id, mailbox, category, status, first_seen_at, last_seen_at, occurrences, reopen_count,
-      last_code, last_message, rule, resolved_at, context, seq`
 }
 
 /**
