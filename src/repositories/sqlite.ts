@@ -8,8 +8,8 @@ import { INCREMENTAL_VACUUM, openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
 import { WalCheckpointer, type CheckpointResult } from '../db/checkpointer.js'
 import * as schema from '../db/schema.sqlite.js'
-import { batchCounters, batches, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
-import { batchColumns, ReadQueries, reportPageOf, reportScan, type SelectQuery } from './read-queries.js'
+import { batchCounters, changes, events, failures, mailboxes } from '../db/schema.sqlite.js'
+import { ReadQueries, reportPageOf, reportScan, type SelectQuery } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
   type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
@@ -159,16 +159,10 @@ function appendChanges (statements: WriteStatements, tenantId: string, drafts: C
   return numbered
 }
 
-/** Reads every dashboard request makes, prepared once: building their SQL cost more than running it. */
+/** The snapshot clock as one value, and readiness's migration count, prepared once. */
 function prepareReads (client: Database.Database, queries: ReadQueries) {
-  const batchFields = Object.keys(batchColumns(batches)) as Array<keyof BatchRecord>
-  const findBatch = rawQuery(client, queries.batchQuery(sql.placeholder('tenantId'), sql.placeholder('batchId')))
   const currentSeq = rawQuery(client, queries.currentSeqQuery())
   return {
-    findBatch: (tenantId: string, batchId: string): BatchRecord | undefined => {
-      const [values] = findBatch({ tenantId, batchId })
-      return values === undefined ? undefined : rowOf<BatchRecord>(batchFields, values)
-    },
     currentSeq: (): number => currentSeq({})[0][0] as number,
     // Prepared after the migrations ran (openSqlite), so the journal table exists.
     migrationsApplied: client.prepare('select count(*) from __drizzle_migrations').pluck()
@@ -489,7 +483,7 @@ export class SqliteFailureRepository implements FailureRepository {
   }
 
   async findBatch (tenantId: string, batchId: string): Promise<BatchRecord | null> {
-    return this.reads.findBatch(tenantId, batchId) ?? null
+    return await this.queries.findBatch(tenantId, batchId)
   }
 
   async listSweepBatches (after: BatchKey | null, limit: number): Promise<BatchKey[]> {
