@@ -246,10 +246,23 @@ const eventStep = fc.record({
   category: fc.nat({ max: CATEGORIES.length - 1 })
 })
 const step = fc.oneof(
-  { arbitrary: fc.array(eventStep, { minLength: 1, maxLength: 5 }), weight: 4 },
+  // The events of a round are written at once: two of one mailbox at the same minute (a sync and
+  // a failure) would be ordered by which commits first, differently in each store.
+  { arbitrary: fc.uniqueArray(eventStep, { minLength: 1, maxLength: 5, selector: (event) => `${event.mailbox} ${event.minute}` }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('sweep' as const), minutes: fc.integer({ min: 0, max: 60 }) }).map((sweep) => [sweep]), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('purge' as const), minute: fc.nat({ max: 240 }), chunk: fc.integer({ min: 1, max: 4 }) }).map((purge) => [purge]), weight: 2 }
 )
+
+type Round = typeof step extends fc.Arbitrary<infer R> ? R : never
+const CI_RUN_43: Round[] = [[{ kind: 'event', mailbox: 2, minute: 16, failed: true, category: 2 }, { kind: 'event', mailbox: 1, minute: 14, failed: true, category: 1 }, { kind: 'event', mailbox: 1, minute: 88, failed: true, category: 1 }, { kind: 'event', mailbox: 1, minute: 164, failed: false, category: 0 }, { kind: 'event', mailbox: 1, minute: 217, failed: false, category: 2 }], [{ kind: 'sweep', minutes: 46 }], [{ kind: 'event', mailbox: 0, minute: 88, failed: false, category: 1 }, { kind: 'event', mailbox: 2, minute: 120, failed: false, category: 2 }], [{ kind: 'sweep', minutes: 51 }], [{ kind: 'event', mailbox: 1, minute: 221, failed: true, category: 0 }, { kind: 'event', mailbox: 1, minute: 184, failed: false, category: 2 }], [{ kind: 'purge', minute: 174, chunk: 2 }], [{ kind: 'event', mailbox: 1, minute: 19, failed: false, category: 1 }, { kind: 'event', mailbox: 2, minute: 173, failed: false, category: 0 }], [{ kind: 'event', mailbox: 1, minute: 176, failed: true, category: 0 }, { kind: 'event', mailbox: 1, minute: 73, failed: true, category: 0 }, { kind: 'event', mailbox: 1, minute: 208, failed: false, category: 2 }], [{ kind: 'event', mailbox: 1, minute: 149, failed: true, category: 0 }, { kind: 'event', mailbox: 0, minute: 16, failed: true, category: 2 }]]
+// The purge may take only syncs from before its cutoff: the one at minute 150 is the only
+// resolution between the late failure (140, after the cutoff at 100) and the next one (160).
+const SYNC_AFTER_THE_CUTOFF: Round[] = [
+  [{ kind: 'event', mailbox: 1, minute: 20, failed: true, category: 1 }], [{ kind: 'event', mailbox: 1, minute: 30, failed: false, category: 0 }],
+  [{ kind: 'event', mailbox: 1, minute: 150, failed: false, category: 0 }], [{ kind: 'event', mailbox: 1, minute: 160, failed: true, category: 0 }],
+  [{ kind: 'event', mailbox: 1, minute: 217, failed: false, category: 0 }], [{ kind: 'event', mailbox: 1, minute: 221, failed: true, category: 0 }],
+  [{ kind: 'purge', minute: 100, chunk: 4 }], [{ kind: 'event', mailbox: 1, minute: 140, failed: true, category: 0 }]
+]
 
 function failureKey (failure: FailureRecord): string {
   return `${failure.mailbox} ${failure.category}`
@@ -273,6 +286,11 @@ t.test('a store that purges agrees with one that never does on open failures, co
     let now = BASE + 4 * 60 * MINUTE
     const sweeps = [purging, keeping].map((repository) => new StallSweep({ repository, clock: () => now, stallAfterMs: 30 * MINUTE, chunk: 2 }))
     const purged = new Set<string>()
+    // What a purge forgets is history from before its cutoff: a failure that receives a failed
+    // event from before a cutoff after that purge ran is replayed against what is left, so its
+    // open or resolved state is compared, its reopen count and occurrences are not.
+    const forgotten = new Set<string>()
+    let horizon = -Infinity
     // Writes never delete a failure: one written or seen before a purge and gone after it, the purge deleted.
     const written = new Set<string>()
     let id = 0
@@ -295,6 +313,7 @@ t.test('a store that purges agrees with one that never does on open failures, co
       if (first.kind === 'purge') {
         await settlePurge()
         const before = new Set((await storedFailures(purging, tenantId)).map(failureKey))
+        horizon = Math.max(horizon, BASE + first.minute * MINUTE)
         const purge = new RetentionPurge({ repository: purging, clock: () => BASE + first.minute * MINUTE, retentionMs: 0, chunk: first.chunk })
         // Purges run between rounds: a failure purged and written again while a purge runs
         // would be a new failure under the old key, which this comparison cannot tell apart.
@@ -305,6 +324,7 @@ t.test('a store that purges agrees with one that never does on open failures, co
       const events = (round as Array<{ mailbox: number, minute: number, failed: boolean, category: number }>).map((step) => {
         id += 1
         if (step.failed) written.add(`${MAILBOXES[step.mailbox]} ${CATEGORIES[step.category]}`)
+        if (step.failed && BASE + step.minute * MINUTE < horizon) forgotten.add(`${MAILBOXES[step.mailbox]} ${CATEGORIES[step.category]}`)
         return event({
           id: `${tenantId}-${id}`,
           mailbox: MAILBOXES[step.mailbox],
@@ -330,7 +350,7 @@ t.test('a store that purges agrees with one that never does on open failures, co
     const [kept, full] = [await storedFailures(purging, tenantId), await storedFailures(keeping, tenantId)]
     const open = (list: FailureRecord[]): string[] => list.filter((failure) => failure.status === 'open').map(failureKey).sort()
     check(JSON.stringify(open(kept)) === JSON.stringify(open(full)), open(kept), open(full), 'the same failures are open')
-    const comparable = (list: FailureRecord[]): unknown[] => list.filter((failure) => failure.status === 'open' && !purged.has(failureKey(failure)))
+    const comparable = (list: FailureRecord[]): unknown[] => list.filter((failure) => failure.status === 'open' && !purged.has(failureKey(failure)) && !forgotten.has(failureKey(failure)))
       .map(withoutSeq).sort((a, b) => failureKey(a as FailureRecord) < failureKey(b as FailureRecord) ? -1 : 1)
     check(JSON.stringify(comparable(kept)) === JSON.stringify(comparable(full)), comparable(kept), comparable(full), 'open failures are the same')
     const [counts, recount, reference] = [await purging.countBatches(tenantId, ['batch-1']), await purging.recountBatches(tenantId, ['batch-1']), await keeping.countBatches(tenantId, ['batch-1'])]
@@ -345,6 +365,12 @@ t.test('a store that purges agrees with one that never does on open failures, co
     }
     if (!ok) mismatches += 1
     return ok
-  }), { numRuns: TEST_DATABASE_URL === undefined ? 60 : 12, endOnFailure: true, seed: Number(process.env.RETENTION_SEED ?? Date.now() % 1_000_000) })
+  }), {
+    numRuns: TEST_DATABASE_URL === undefined ? 60 : 12,
+    endOnFailure: true,
+    // A history CI met: late failed events from before a purge's cutoff whose syncs it purged.
+    examples: [[CI_RUN_43], [SYNC_AFTER_THE_CUTOFF]],
+    seed: Number(process.env.RETENTION_SEED ?? Date.now() % 1_000_000)
+  })
   t.equal(mismatches, 0, `${run} runs agreed`)
 })

@@ -8,10 +8,15 @@ import { sql, type SQL } from 'drizzle-orm'
 // - a failure resolved before the cutoff (open ones have no resolved_at and are never read);
 // - its events: the failed events of its mailbox and category. The failure was resolved and
 //   not reopened since, so every failed event of that category belongs to it;
-// - the synced events of its mailbox that back nothing any more: older than the mailbox's last
-//   sync (which stays, it is lastSyncedAt) and older than the first failed event of every
-//   other failure the mailbox still has (those events decide that failure's reopen count and
-//   resolution, so a replay of the stored history gives the same failure).
+// - the synced events of its mailbox that back nothing any more: older than the cutoff, older
+//   than the mailbox's last sync (which stays, it is lastSyncedAt) and older than the first
+//   failed event of every other failure the mailbox still has (those events decide that
+//   failure's reopen count and resolution, so a replay of the stored history gives the same
+//   failure). Bounded by the cutoff, what a purge forgets is history from before it: a late
+//   event from after the cutoff is replayed against the whole history since the cutoff and
+//   gives the same failure as a store that never purged. One from before the cutoff is folded
+//   into what is left: open or resolved comes out the same (the last sync stays), its reopen
+//   count may miss a resolution whose syncs were purged.
 // Open failures, their events, the mailbox rows and the batch counters (which count open
 // failures only) are not touched, so reports and summaries read the same after a purge.
 // The newest event of the store is never deleted: the highest event seq is the report's
@@ -95,6 +100,7 @@ export async function purgeChunk (tx: PurgingTx, resolvedBefore: number, limit: 
     // failure is gone nothing brings the purge back to them.
     const synced = await tx.run(sql`delete from events where seq in (select e.seq from events e
       where ${isMailboxOf(key, 'e')} and e.outcome = 'synced' and ${belowNewest}
+        and e.occurred_at < ${resolvedBefore}
         and e.occurred_at < (select m.last_synced_at from mailboxes m where ${isMailboxOf(key, 'm')})
         and not exists (select 1 from failures f where ${isMailboxOf(key, 'f')} and f.first_seen_at <= e.occurred_at)
       limit ${limit})`)
