@@ -20,7 +20,7 @@ import {
 import { openStalls, sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
-  chunks, eventValues, failureValues, filterConditions, firstCopies, mailboxesByBatch,
+  chunks, eventValues, failureValues, firstCopies, mailboxesByBatch,
   heldUpRefresh, heldUpSet, mailboxValues, readinessFrom, takeExcluded, toFailureRecord, type MailboxHeldUp,
   toLifecycleEvent, toMailboxState, openCategoriesOf
 } from './stored-rows.js'
@@ -453,10 +453,9 @@ export class PostgresFailureRepository implements FailureRepository {
   async listFailures (tenantId: string, batchId: string, request: FailurePageRequest): Promise<FailurePage> {
     const { filter, after, snapshotSeq, limit } = request
     const scan = reportScan(filter, limit)
-    const base = filterConditions(failures, tenantId, batchId, scan.filter)
     // Both reads see one snapshot, or a row committed between them could show up twice.
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
-      const queries = this.queries.on(tx).reportQueries(base, after, snapshotSeq, scan.rows)
+      const queries = this.queries.on(tx).reportQueries(tenantId, batchId, scan.filter, after, snapshotSeq, scan.rows)
       const unchanged = await queries.unchanged
       return reportPageOf(unchanged, await queries.moved, after, limit, scan)
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' }))

@@ -20,9 +20,9 @@ import {
 import { openStalls, sweepChunk, type SweepChunkResult, type SweepingTx } from './stall-sweep.js'
 import { purgeChunk, type PurgeChunkResult } from './retention.js'
 import {
-  addBatchCounts, chunks, eventValues, failureValues, filterConditions, firstCopies,
+  addBatchCounts, chunks, eventValues, failureValues, firstCopies,
   heldUpRefresh, heldUpSet, mailboxValues, placeholderFilter, readinessFrom, takeExcluded,
-  type BoundPosition, type MailboxHeldUp,
+  type BoundFilter, type BoundPosition, type MailboxHeldUp,
   toFailureRecord, toLifecycleEvent, toMailboxState,
   type StoredEventRow, type StoredFailureRow, type StoredMailboxRow,
   openCategoriesOf
@@ -200,8 +200,8 @@ function rawQuery (client: Database.Database, query: BuiltQuery): (values: Value
 }
 
 /** The report's two queries (see ReadQueries.reportQueries) for one filter shape, prepared with rows as arrays. */
-function prepareReportQueries (db: SqliteDb, queries: ReadQueries, base: SQL[], after: BoundPosition | null) {
-  const { unchanged, moved } = queries.reportQueries(base, after, sql.placeholder('snapshotSeq'), sql.placeholder('limit'))
+function prepareReportQueries (db: SqliteDb, queries: ReadQueries, filter: BoundFilter, after: BoundPosition | null) {
+  const { unchanged, moved } = queries.reportQueries(sql.placeholder('tenantId'), sql.placeholder('batchId'), filter, after, sql.placeholder('snapshotSeq'), sql.placeholder('limit'))
   return { unchanged: rawQuery(db.$client, unchanged), moved: rawQuery(db.$client, moved) }
 }
 
@@ -634,8 +634,7 @@ export class SqliteFailureRepository implements FailureRepository {
   private reportQueries ({ shape, filter, after }: ReturnType<typeof placeholderFilter>): ReportQueries {
     const cached = this.reportQueryCache.get(shape)
     if (cached !== undefined) return cached
-    const base = filterConditions(failures, sql.placeholder('tenantId'), sql.placeholder('batchId'), filter)
-    const queries = prepareReportQueries(this.db, this.queries, base, after)
+    const queries = prepareReportQueries(this.db, this.queries, filter, after)
     // Shapes are few (which filters are present, how many categories); the bound is a backstop.
     if (this.reportQueryCache.size >= 256) this.reportQueryCache.clear()
     this.reportQueryCache.set(shape, queries)
