@@ -334,6 +334,15 @@ export interface PostgresRepositoryOptions extends PostgresOptions {
   url: string
 }
 
+/**
+ * Run first in the report page's transaction. Each of its queries has an index that yields its
+ * rows in the order asked, stopping at the page's limit; a planner without statistics (a table
+ * autovacuum has not analysed yet) estimated one row a batch and chose to scan the whole batch
+ * on another index and sort it instead (16 ms at 10,000 mailboxes, 164 ms at 100,000). With
+ * sorts priced out it keeps to the ordered index; a query with no such index still sorts.
+ */
+export const REPORT_PLANNER = sql`set local enable_sort = off`
+
 export class PostgresFailureRepository implements FailureRepository {
   readonly dialect = 'postgres' as const
 
@@ -455,6 +464,7 @@ export class PostgresFailureRepository implements FailureRepository {
     const scan = reportScan(filter, limit)
     // Both reads see one snapshot, or a row committed between them could show up twice.
     return await guarded(async () => await inTransaction(this.db, async (tx) => {
+      await tx.execute(REPORT_PLANNER)
       const queries = this.queries.on(tx).reportQueries(tenantId, batchId, scan.filter, after, snapshotSeq, scan.rows)
       const unchanged = await queries.unchanged
       return reportPageOf(unchanged, await queries.moved, after, limit, scan)
