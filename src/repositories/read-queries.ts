@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, like, sql, type AnyColumn, type Placeholder, type SQL, type SQLWrapper, type Subquery, type Table } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, like, lte, sql, type AnyColumn, type Placeholder, type SQL, type SQLWrapper, type Subquery, type Table } from 'drizzle-orm'
 import type { SelectResultFields } from 'drizzle-orm/query-builders/select.types'
 import { BLOCKING_CATEGORIES, OPEN_COUNTER_PREFIX, STALL_CATEGORY, type BatchCounts, type CategoryId } from '../domain/index.js'
 import type { Change, ChangeQuery } from '../domain/changes.js'
@@ -179,19 +179,10 @@ export class ReadQueries {
   reportQueries (tenantId: Bound<string>, batchId: Bound<string>, filter: BoundFilter, after: BoundPosition | null, snapshotSeq: Bound<number>, limit: Bound<number>): ReportQueries {
     const { failures } = this.tables
     const base = filterConditions(failures, tenantId, batchId, filter)
-    // The seq bound as an expression keeps the planner off failures_seq_idx: walking the report
-    // index in order and stopping at limit is far cheaper than sorting every failure of the batch
-    // (SQLite: unary +; PostgreSQL, without statistics, took the seq index for the status=all
-    // walk and sorted 100,000 rows, 164 ms).
-    const unchangedSince = this.dialect === 'sqlite' ? sql`+${failures.seq} <= ${snapshotSeq}` : sql`(${failures.seq} + 0) <= ${snapshotSeq}`
-    // PostgreSQL: the rows changed since the snapshot are few and failures_seq_idx finds them;
-    // with status = 'open' (or a time bound) as a condition the planner took the report index
-    // instead, whose (tenant, batch, status) prefix matched every open failure of the batch, and
-    // filtered them by seq (168 ms at 100,000 mailboxes). As expressions those conditions only
-    // filter the few rows the seq range finds.
-    const movedBase = this.dialect === 'postgres'
-      ? filterConditions({ ...failures, status: sql`(${failures.status} || '')`, lastSeenAt: sql`(${failures.lastSeenAt} + 0)` }, tenantId, batchId, filter)
-      : base
+    // SQLite: unary + keeps the planner off failures_seq_idx: walking the report index in order
+    // and stopping at limit is far cheaper than sorting every failure of the batch. PostgreSQL
+    // gets the same from the page's transaction (REPORT_PLANNER in postgres.ts prices sorts out).
+    const unchangedSince = this.dialect === 'sqlite' ? sql`+${failures.seq} <= ${snapshotSeq}` : lte(failures.seq, snapshotSeq)
     return {
       unchanged: this.db.select(getTableColumns(failures)).from(failures)
         .where(and(...base, unchangedSince, ...(after === null ? [] : [afterPosition(failures, after)])))
@@ -199,7 +190,9 @@ export class ReadQueries {
         .limit(limit),
       // Every failures column, then the row's place in the snapshot.
       moved: this.db.select({ row: failures, snapshotLastSeen: snapshotLastSeen(snapshotSeq) }).from(failures)
-        .where(and(...movedBase, gt(failures.seq, snapshotSeq)))
+        .where(and(...base, gt(failures.seq, snapshotSeq)))
+        // In seq order, so that failures_seq_idx, which finds the few rows changed since the
+        // snapshot, is the index that needs no sort (see REPORT_PLANNER).
         .orderBy(asc(failures.seq))
     }
   }

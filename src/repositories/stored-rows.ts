@@ -177,9 +177,6 @@ export interface ReportColumns {
   lastSeenAt: AnyColumn
 }
 
-/** What a report filter compares: the report's columns, status and lastSeenAt also as expressions over them. */
-export type FilterColumns = Omit<ReportColumns, 'status' | 'lastSeenAt'> & { status: AnyColumn | SQL, lastSeenAt: AnyColumn | SQL }
-
 /** A value, or a named placeholder a prepared statement binds it to later. */
 export type Bound<T> = T | Placeholder
 
@@ -218,13 +215,13 @@ export function placeholderFilter (filter: FailureFilter, after: ReportPosition 
   return { shape: Object.keys(params).join(':'), filter: bound, after: position, params }
 }
 
-export function filterConditions (columns: FilterColumns, tenantId: Bound<string>, batchId: Bound<string>, filter: BoundFilter): SQL[] {
+export function filterConditions (columns: ReportColumns, tenantId: Bound<string>, batchId: Bound<string>, filter: BoundFilter): SQL[] {
   const conditions: SQL[] = [eq(columns.tenantId, tenantId), eq(columns.batchId, batchId)]
-  if (filter.status !== 'all') conditions.push(eq(sql`${columns.status}`, filter.status))
+  if (filter.status !== 'all') conditions.push(eq(columns.status, filter.status))
   if (filter.categories.length > 0) conditions.push(inArray(columns.category, filter.categories))
   if (filter.mailbox !== null) conditions.push(eq(columns.mailbox, filter.mailbox))
-  if (filter.since !== null) conditions.push(gte(sql`${columns.lastSeenAt}`, filter.since))
-  if (filter.until !== null) conditions.push(lt(sql`${columns.lastSeenAt}`, filter.until))
+  if (filter.since !== null) conditions.push(gte(columns.lastSeenAt, filter.since))
+  if (filter.until !== null) conditions.push(lt(columns.lastSeenAt, filter.until))
   return conditions
 }
 
