@@ -35,14 +35,30 @@ export interface RecordingTx {
   loadMailboxes (tenantId: string, keys: MailboxKey[]): Promise<Map<string, MailboxState>>
   loadHistory (tenantId: string, key: MailboxKey): Promise<LifecycleEvent[]>
   saveMailboxes (tenantId: string, writes: MailboxWrite[]): Promise<void>
-  touchBatches (tenantId: string, batches: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void>
-  /** Adds the deltas to the batches' counters (after touchBatches: rows locked in one order by every writer). */
-  addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void>
-  /**
-   * Numbers the drafts with the tenant's next change seqs and stores them; the last statement
-   * of the write, so a dialect that serialises on the tenant's counter holds it only briefly.
-   */
-  appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]>
+  /** See SharedWrite: the write's last statements. */
+  finishWrite (tenantId: string, write: SharedWrite): Promise<Change[]>
+}
+
+export interface BatchTouch {
+  batchId: string
+  firstEventAt: number
+  lastEventAt: number
+}
+
+/**
+ * What a write changes on rows that every writer of a batch (its batches row, its counters) or of
+ * the tenant (its change counter) shares, in this lock order. Written last, so that a dialect
+ * whose writers run side by side (PostgreSQL) holds those row locks only for the end of the
+ * transaction: one statement there, then the commit.
+ */
+export interface SharedWrite {
+  /** Batches whose first and last event times may move; a new batch is created at recordedAt. */
+  batches: BatchTouch[]
+  /** Added to the batches' counters. */
+  deltas: CounterDelta[]
+  /** Numbered with the tenant's next change seqs and stored; the numbered changes are returned. */
+  drafts: ChangeDraft[]
+  recordedAt: number
 }
 
 export function mailboxKey (key: MailboxKey): string {
@@ -108,7 +124,7 @@ export async function recordEvents (
   }
   await tx.saveMailboxes(tenantId, writes)
 
-  const batches = new Map<string, { batchId: string, firstEventAt: number, lastEventAt: number }>()
+  const batches = new Map<string, BatchTouch>()
   for (const event of events) {
     const batch = batches.get(event.batchId)
     batches.set(event.batchId, {
@@ -117,10 +133,9 @@ export async function recordEvents (
       lastEventAt: Math.max(batch?.lastEventAt ?? event.occurredAt, event.occurredAt)
     })
   }
-  await tx.touchBatches(tenantId, [...batches.values()], receivedAt)
-  const deltas = counters.rows()
-  if (deltas.length > 0) await tx.addCounters(tenantId, deltas)
-  const changes = drafts.length === 0 ? [] : await tx.appendChanges(tenantId, drafts, receivedAt)
+  // Batches in key order: concurrent writers lock their rows in the same order.
+  const touched = [...batches.values()].sort((a, b) => a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0)
+  const changes = await tx.finishWrite(tenantId, { batches: touched, deltas: counters.rows(), drafts, recordedAt: receivedAt })
 
   const outcomes = events.map((event, index): RecordOutcome => {
     const duplicate = seqs[index] === null

@@ -3,7 +3,7 @@ import { and, eq, getTableColumns, is, Param, Placeholder, sql, type SQL, type T
 import {
   countersOf, SEEN_COUNTER, type BatchCounts, type CategoryId, type CounterDelta, type LifecycleEvent, type MailboxState, type StallDetection
 } from '../domain/index.js'
-import { numberChanges, type Change, type ChangeDraft, type ChangeQuery } from '../domain/changes.js'
+import { numberChanges, type Change, type ChangeQuery } from '../domain/changes.js'
 import { INCREMENTAL_VACUUM, openSqlite, type SqliteDb } from '../db/sqlite.js'
 import { journalLength } from '../db/migrations.js'
 import { WalCheckpointer, type CheckpointResult } from '../db/checkpointer.js'
@@ -12,7 +12,7 @@ import { batchCounters, changes, events, failures, mailboxes } from '../db/schem
 import { ReadQueries, reportPageOf, reportScan, type SelectQuery } from './read-queries.js'
 import {
   mailboxKey, recordEvents,
-  type MailboxKey, type MailboxWrite, type RecordingTx, type StoredEventFingerprint
+  type MailboxKey, type MailboxWrite, type RecordingTx, type SharedWrite, type StoredEventFingerprint
 } from './event-recorder.js'
 import {
   AppendedListeners, changeValues, type BatchKey, type SweepMailboxRow
@@ -152,7 +152,11 @@ class WriteStatements {
 }
 
 /** Numbers and stores a write's changes: the tenant's counter moves by as many as are appended. */
-function appendChanges (statements: WriteStatements, tenantId: string, drafts: ChangeDraft[], recordedAt: number): Change[] {
+/** A write's SharedWrite, in its lock order (one writer at a time here: the order only keeps the dialects alike). */
+function finishWrite (statements: WriteStatements, tenantId: string, { batches, deltas, drafts, recordedAt }: SharedWrite): Change[] {
+  for (const batch of batches) statements.touchBatch.run(tenantId, batch.batchId, batch.firstEventAt, batch.lastEventAt, recordedAt)
+  if (deltas.length > 0) statements.addCounters(tenantId, deltas)
+  if (drafts.length === 0) return []
   const last = statements.bumpCounter.get(tenantId, drafts.length) as number
   const numbered = numberChanges(tenantId, drafts, last - drafts.length + 1, recordedAt)
   for (const change of numbered) statements.insertChange.run(changeValues(change) as unknown as Values)
@@ -254,16 +258,8 @@ class SqliteRecordingTx implements RecordingTx {
     for (const row of failureValues(tenantId, writes)) this.statements.upsertFailure.run(row)
   }
 
-  async touchBatches (tenantId: string, touched: Array<{ batchId: string, firstEventAt: number, lastEventAt: number }>, receivedAt: number): Promise<void> {
-    for (const batch of touched) this.statements.touchBatch.run(tenantId, batch.batchId, batch.firstEventAt, batch.lastEventAt, receivedAt)
-  }
-
-  async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {
-    this.statements.addCounters(tenantId, deltas)
-  }
-
-  async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
-    return appendChanges(this.statements, tenantId, drafts, recordedAt)
+  async finishWrite (tenantId: string, write: SharedWrite): Promise<Change[]> {
+    return finishWrite(this.statements, tenantId, write)
   }
 }
 
@@ -313,12 +309,8 @@ class SqliteSweepingTx implements SweepingTx {
     if (heldUp.length > 0) this.db.run(heldUpSet(tenantId, batchId, heldUp))
   }
 
-  async addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void> {
-    this.statements.addCounters(tenantId, deltas)
-  }
-
-  async appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]> {
-    return appendChanges(this.statements, tenantId, drafts, recordedAt)
+  async finishWrite (tenantId: string, write: SharedWrite): Promise<Change[]> {
+    return finishWrite(this.statements, tenantId, write)
   }
 }
 

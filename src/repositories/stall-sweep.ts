@@ -1,7 +1,8 @@
 import { and, desc, eq, getTableColumns, inArray, sql, type AnyColumn, type SQL, type Table } from 'drizzle-orm'
 import type { SelectResultFields } from 'drizzle-orm/query-builders/select.types'
-import { draftFromStall, type Change, type ChangeDraft } from '../domain/changes.js'
-import { CounterDeltas, heldUpSince, STALL_CATEGORY, type CategoryId, type CounterDelta, type StallDetection } from '../domain/index.js'
+import { draftFromStall, type Change } from '../domain/changes.js'
+import { CounterDeltas, heldUpSince, STALL_CATEGORY, type CategoryId, type StallDetection } from '../domain/index.js'
+import type { SharedWrite } from './event-recorder.js'
 import type * as sqliteSchema from '../db/schema.sqlite.js'
 import { isStale, type SweepMailboxRow } from './change-rows.js'
 import { lastEventSeq, type ReadTables, type Selector } from './read-queries.js'
@@ -23,8 +24,8 @@ export interface SweepingTx {
   openStalls (detection: StallDetection, tenantId: string, batchId: string, names: string[]): Promise<FailureRecord[]>
   /** Sets these mailboxes' heldUpSince (see heldUpSet). */
   setHeldUp (tenantId: string, batchId: string, heldUp: MailboxHeldUp[]): Promise<void>
-  addCounters (tenantId: string, deltas: CounterDelta[]): Promise<void>
-  appendChanges (tenantId: string, drafts: ChangeDraft[], recordedAt: number): Promise<Change[]>
+  /** The counters and changes (see SharedWrite; a sweep moves no batch's event times). */
+  finishWrite (tenantId: string, write: SharedWrite): Promise<Change[]>
 }
 
 export interface SweepChunkResult {
@@ -66,9 +67,9 @@ export async function sweepChunk (
     const since = heldUpSince(failure, lastSync.get(failure.mailbox) ?? null)
     return since === null ? [] : [{ mailbox: failure.mailbox, heldUpSince: since }]
   }))
-  await tx.addCounters(tenantId, counters.rows())
   const now = detection.cutoff + detection.stallAfterMs
-  const changes = await tx.appendChanges(tenantId, opened.map((failure) => draftFromStall(failure, failure)), now)
+  const drafts = opened.map((failure) => draftFromStall(failure, failure))
+  const changes = await tx.finishWrite(tenantId, { batches: [], deltas: counters.rows(), drafts, recordedAt: now })
   return { next, changes }
 }
 
