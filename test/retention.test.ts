@@ -114,6 +114,22 @@ t.test('a purge deletes failures resolved longer ago than RETENTION_RESOLVED and
   t.match(await purge.runOnce(), { purged: true, failures: 0, events: 0, chunks: 1 }, 'a second run finds nothing')
 })
 
+t.test('a purge asked to stop ends after the chunk under way, and the next run goes on from there', async (t) => {
+  const ctx = await buildTestApp(t, { RETENTION_RESOLVED: '30d' })
+  ctx.clock.now = NOW
+  await loadBatch(t, ctx)
+  const purge = new RetentionPurge({ repository: ctx.repository, clock: ctx.clock.read, retentionMs: RETENTION, chunk: 3 })
+  const run = purge.runOnce()
+  // As the app's shutdown does: the run stops at its first chunk boundary, not after the whole purge.
+  purge.stop()
+  t.match(await run, { purged: true, chunks: 1 })
+  await purge.idle()
+  await assertCountersMatchRecount(t, ctx.repository)
+  const rest = await new RetentionPurge({ repository: ctx.repository, clock: ctx.clock.read, retentionMs: RETENTION, chunk: 3 }).runOnce()
+  t.ok(rest.chunks >= 4, `the rest took several chunks (${rest.chunks})`)
+  t.equal((await failuresOf(t, ctx)).length, 4, 'everything old is purged in the end')
+})
+
 t.test('an event that arrives late after a purge folds into what is stored, the mailbox\'s figures and counts kept', async (t) => {
   const ctx = await buildTestApp(t, { RETENTION_RESOLVED: '30d' })
   ctx.clock.now = NOW

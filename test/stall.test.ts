@@ -247,6 +247,25 @@ t.test('the app sweeps in chunks of its store\'s size, and other callbacks run b
   t.same(seen, Array.from({ length: 3 }, () => ({ limit: chunk, ranBetween: true })))
 })
 
+t.test('closing the app ends a sweep after the chunk under way', async (t) => {
+  const ctx = await buildTestApp(t)
+  const chunk = SWEEP_CHUNK[ctx.repository.dialect]
+  const at = Date.parse(SYNCED_AT)
+  await ctx.repository.recordEvents('default', Array.from({ length: 3 * chunk }, (_, i) =>
+    classifyEvent(syncedEvent({ id: `e-${i}`, mailbox: `u${i}@contoso.com`, occurredAt: SYNCED_AT }) as unknown as EventInput)), at)
+  ctx.clock.advance(30 * HOUR)
+  let chunks = 0
+  const sweepStalls = ctx.repository.sweepStalls.bind(ctx.repository)
+  ctx.repository.sweepStalls = async (...args) => {
+    chunks += 1
+    return await sweepStalls(...args)
+  }
+  const run = ctx.app.stallSweep.runOnce()
+  await ctx.app.close()
+  t.same(await run, { swept: true, batches: 0, stalled: chunk }, 'one chunk of three ran')
+  t.equal(chunks, 1)
+})
+
 t.test('on SQLite the sweep finds a mailbox\'s failures by the primary key, not by scanning the batch', async (t) => {
   const { client } = openSqlite(':memory:')
   t.teardown(() => { client.close() })

@@ -50,6 +50,7 @@ export default fp(async (app) => {
     timer.start()
   })
   app.addHook('preClose', async () => {
+    purge.stop()
     await timer.stop()
     await purge.idle()
   })

@@ -16,6 +16,7 @@ export default fp(async (app) => {
     (error) => { app.log.error({ err: error }, 'stall sweep failed') })
   app.addHook('onReady', async () => { timer.start() })
   app.addHook('preClose', async () => {
+    sweep.stop()
     await timer.stop()
     await sweep.idle()
   })

@@ -50,6 +50,11 @@ export class RetentionPurge {
     await this.runs.idle()
   }
 
+  /** Ends the run under way after its current chunk (see SerialRuns.stop); idle() then resolves. */
+  stop (): void {
+    this.runs.stop()
+  }
+
   private async purge (): Promise<PurgeRun> {
     const { repository, clock, retentionMs } = this.options
     const resolvedBefore = clock() - retentionMs
@@ -61,6 +66,7 @@ export class RetentionPurge {
         run.failures += chunk.failures
         run.events += chunk.events
         if (!chunk.more) break
+        if (this.runs.stopping) return
         // Other requests run between chunks.
         await yieldToLoop()
       }

@@ -54,6 +54,11 @@ export class StallSweep {
     await this.runs.idle()
   }
 
+  /** Ends the run under way after its current chunk (see SerialRuns.stop); idle() then resolves. */
+  stop (): void {
+    this.runs.stop()
+  }
+
   private async sweep (): Promise<SweepRun> {
     const { repository, clock, stallAfterMs } = this.options
     const detection = stallDetection(clock(), stallAfterMs)
@@ -68,6 +73,7 @@ export class StallSweep {
             const chunk = await repository.sweepStalls(tenantId, batchId, mailbox, detection, this.chunk)
             run.stalled += chunk.changes.length
             mailbox = chunk.next
+            if (this.runs.stopping) return
             // Other requests run between chunks.
             await yieldToLoop()
           } while (mailbox !== null)
